@@ -1,0 +1,90 @@
+"""Window values over a ledger: `V(metric, from, to)` in O(log n) with prefix sums."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from itertools import accumulate
+
+from tierbook.domain.ledger import ZERO, Entry, contribution, qualifies, visit_reversals
+from tierbook.domain.rules import Metric, QualifyingFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One metric's contributions, in time order, with running totals."""
+
+    times: tuple[datetime, ...]
+    amounts: tuple[Decimal, ...]
+    totals: tuple[Decimal, ...]
+
+    @classmethod
+    def build(cls, points: Sequence[tuple[datetime, Decimal]]) -> Series:
+        kept = [(t, a) for t, a in points if a != 0]
+        return cls(
+            times=tuple(t for t, _ in kept),
+            amounts=tuple(a for _, a in kept),
+            totals=tuple(accumulate((a for _, a in kept), initial=ZERO)),
+        )
+
+    def cumulative(self, at: datetime | None) -> Decimal:
+        """Sum of contributions with `occurred_at <= at` (nothing for `None`)."""
+        if at is None:
+            return ZERO
+        return self.totals[bisect_right(self.times, at)]
+
+    def value(self, start: datetime | None, end: datetime) -> Decimal:
+        """`V(start, end)`: contributions with `start < occurred_at <= end`."""
+        if start is not None and start >= end:
+            return ZERO
+        return self.cumulative(end) - self.cumulative(start)
+
+    def first_after(self, start: datetime | None, end: datetime, *, positive: bool) -> int | None:
+        """Index of the first contribution in `(start, end]` (positive ones only if asked)."""
+        i = 0 if start is None else bisect_right(self.times, start)
+        stop = bisect_right(self.times, end)
+        while i < stop:
+            if not positive or self.amounts[i] > 0:
+                return i
+            i += 1
+        return None
+
+
+class Ledger:
+    """A member's (or household's) qualifying entries, indexed for one group's rules."""
+
+    def __init__(self, entries: Sequence[Entry], qualifying: QualifyingFilter) -> None:
+        ordered = sorted(entries, key=lambda e: e.occurred_at)
+        self.entries = ordered
+        self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
+        self._filter = qualifying
+        self._reversed_visits = visit_reversals(ordered)
+        self._series: dict[Metric, Series] = {}
+        self.by_id = {e.id: e for e in ordered}
+
+    def series(self, metric: Metric) -> Series:
+        found = self._series.get(metric)
+        if found is None:
+            found = Series.build([(e.occurred_at, self._amount(e, metric)) for e in self.qualifying])
+            self._series[metric] = found
+        return found
+
+    def _amount(self, entry: Entry, metric: Metric) -> Decimal:
+        if metric is Metric.VISITS and entry.id in self._reversed_visits:
+            return Decimal(-1)
+        return contribution(entry, metric, self._filter)
+
+    def value(self, metric: Metric, start: datetime | None, end: datetime) -> Decimal:
+        return self.series(metric).value(start, end)
+
+    def achievements(self, start: datetime | None, end: datetime) -> list[Entry]:
+        return [
+            e
+            for e in self.qualifying
+            if e.achievement_id is not None
+            and (start is None or e.occurred_at > start)
+            and e.occurred_at <= end
+        ]
