@@ -1,0 +1,123 @@
+"""Engines for SQLite and PostgreSQL, with the driver's quirks and errors handled at this edge.
+
+SQLite: WAL (readers never wait for the writer), foreign keys on, `synchronous=NORMAL` (durable
+at each checkpoint, safe in WAL), a busy timeout, and pysqlite's own transaction handling off,
+so that tierbook chooses the `BEGIN`: `BEGIN IMMEDIATE` for a writing unit of work (it takes the
+write lock at once, so two writers never both read and then fail to upgrade) and a deferred
+`BEGIN` for readers.
+
+Errors that mean "another writer won; retry" — SQLite's "database is locked", PostgreSQL's
+serialization failures, deadlocks and lock timeouts — are raised as `ConcurrentUpdate`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
+from sqlalchemy.pool import StaticPool
+
+from tierbook.domain.errors import ConcurrentUpdate
+
+WRITE_OPTION = "tierbook_write"
+"""Connection execution option: true on a unit of work that will write."""
+
+_RETRYABLE_SQLSTATES = frozenset(
+    {
+        "40001",  # serialization_failure
+        "40P01",  # deadlock_detected
+        "55P03",  # lock_not_available
+    }
+)
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
+
+
+def make_engine(url: str | URL, *, lock_timeout_s: float = 30.0, echo: bool = False) -> Engine:
+    """An engine for `sqlite:///PATH` (or `sqlite://` in memory) or `postgresql+psycopg://…`.
+
+    `lock_timeout_s` is how long a writer waits for another's lock before giving up with
+    `ConcurrentUpdate`: SQLite's busy timeout, PostgreSQL's `lock_timeout`.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    common: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": _dumps,
+        "json_deserializer": orjson.loads,
+    }
+    if backend == "sqlite":
+        engine = _sqlite_engine(parsed, lock_timeout_s, common)
+    elif backend == "postgresql":
+        engine = _postgres_engine(parsed, lock_timeout_s, common)
+    else:
+        raise ValueError(f"tierbook supports sqlite and postgresql databases, not {backend!r}")
+    event.listen(engine, "handle_error", _translate_error)
+    return engine
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _postgres_engine(url: URL, lock_timeout_s: float, common: dict[str, Any]) -> Engine:
+    given = url.query.get("options")
+    options = [given] if isinstance(given, str) else list(given or ())
+    options.append(f"-c lock_timeout={int(lock_timeout_s * 1000)}")
+    return sa.create_engine(
+        url.update_query_dict({"options": " ".join(options)}), pool_pre_ping=True, **common
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout_s: float, common: dict[str, Any]) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        url,
+        # pysqlite's `timeout` is SQLite's busy timeout.
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+        # Every new connection to ":memory:" is a new, empty database: share one.
+        poolclass=StaticPool if in_memory else None,
+        **common,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Turn off pysqlite's implicit BEGIN/COMMIT around DML and DDL; `_begin` below issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _translate_error(context: ExceptionContext) -> None:
+    original = context.original_exception
+    if _is_retryable(original):
+        raise ConcurrentUpdate(
+            "another writer changed the same data at the same time; retry",
+            details={"cause": str(original).splitlines()[0] if str(original) else None},
+        ) from original
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate in _RETRYABLE_SQLSTATES
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(text in message for text in _SQLITE_BUSY_MESSAGES)
+    return False

@@ -1,0 +1,203 @@
+"""Programs (stored as their §3 document) and members (with indexed custom fields)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from tierbook.adapters.db.repositories import AnyRow, SqlRepository, missing_reference_raises
+from tierbook.adapters.db.serialize import custom_digest, custom_text
+from tierbook.adapters.db.tables import member_custom, members, programs
+from tierbook.domain.errors import DuplicateMember, UnknownMember, UnknownProgram
+from tierbook.service.documents import program_from_document, program_to_document
+from tierbook.service.model import Member, ProgramConfig
+
+
+class SqlProgramRepository(SqlRepository):
+    def save(self, tenant_id: str, program: ProgramConfig) -> None:
+        now = self._now()
+        insert = self._insert(programs).values(
+            tenant_id=tenant_id,
+            id=program.id,
+            code=program.code,
+            name=program.name,
+            document=program_to_document(program),
+            created_at=program.created_at or now,
+            updated_at=program.updated_at or now,
+        )
+        changed = ("code", "name", "document", "updated_at")
+        self._conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[programs.c.tenant_id, programs.c.id],
+                set_={name: insert.excluded[name] for name in changed},
+            )
+        )
+
+    def get(self, tenant_id: str, program_id: int) -> ProgramConfig | None:
+        row = self._conn.execute(
+            sa.select(programs).where(
+                programs.c.tenant_id == tenant_id, programs.c.id == program_id
+            )
+        ).one_or_none()
+        return None if row is None else _program(row)
+
+    def list(self, tenant_id: str) -> list[ProgramConfig]:
+        rows = self._conn.execute(
+            sa.select(programs).where(programs.c.tenant_id == tenant_id).order_by(programs.c.id)
+        )
+        return [_program(row) for row in rows]
+
+
+def _program(row: AnyRow) -> ProgramConfig:
+    program = program_from_document(row.document)
+    return dataclasses.replace(program, created_at=row.created_at, updated_at=row.updated_at)
+
+
+class SqlMemberRepository(SqlRepository):
+    def add(self, member: Member) -> None:
+        now = self._now()
+        values = _member_values(member) | {
+            "tenant_id": member.tenant_id,
+            "id": member.id,
+            "created_at": member.created_at or now,
+            "updated_at": member.updated_at or now,
+        }
+        # ON CONFLICT rather than catching the key violation: on PostgreSQL a failed statement
+        # would abort the caller's whole transaction.
+        insert = (
+            self._insert(members)
+            .values(values)
+            .on_conflict_do_nothing()
+            # psycopg reports an INSERT's rowcount only when asked to keep it.
+            .execution_options(preserve_rowcount=True)
+        )
+        with missing_reference_raises(_unknown_program(member)):
+            written = self._conn.execute(insert).rowcount
+        if not written:
+            raise DuplicateMember(f"member {member.id!r} already exists", field="id")
+        self._write_custom(member)
+
+    def get(self, tenant_id: str, member_id: str) -> Member | None:
+        row = self._conn.execute(
+            sa.select(members).where(members.c.tenant_id == tenant_id, members.c.id == member_id)
+        ).one_or_none()
+        return None if row is None else _member(row)
+
+    def update(self, member: Member) -> None:
+        values = _member_values(member) | {"updated_at": member.updated_at or self._now()}
+        with missing_reference_raises(_unknown_program(member)):
+            written = self._conn.execute(
+                sa.update(members)
+                .where(members.c.tenant_id == member.tenant_id, members.c.id == member.id)
+                .values(values)
+            ).rowcount
+        if not written:
+            raise UnknownMember(f"member {member.id!r} does not exist")
+        self._conn.execute(
+            sa.delete(member_custom).where(
+                member_custom.c.tenant_id == member.tenant_id,
+                member_custom.c.member_id == member.id,
+            )
+        )
+        self._write_custom(member)
+
+    def find(
+        self,
+        tenant_id: str,
+        *,
+        program_id: int | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        custom: Mapping[str, str] | None = None,
+        limit: int = 100,
+    ) -> list[Member]:
+        query = sa.select(members).where(members.c.tenant_id == tenant_id)
+        if program_id is not None:
+            query = query.where(members.c.program_id == program_id)
+        if email is not None:
+            query = query.where(members.c.email == email)
+        if phone is not None:
+            query = query.where(members.c.phone == phone)
+        for name, value in (custom or {}).items():
+            text = str(value)
+            query = query.where(
+                members.c.id.in_(
+                    sa.select(member_custom.c.member_id).where(
+                        member_custom.c.tenant_id == tenant_id,
+                        member_custom.c.name == name,
+                        member_custom.c.digest == custom_digest(text),
+                        member_custom.c.value == text,
+                    )
+                )
+            )
+        rows = self._conn.execute(query.order_by(members.c.id).limit(limit))
+        return [_member(row) for row in rows]
+
+    def household(self, tenant_id: str, program_id: int, household_id: str) -> list[Member]:
+        rows = self._conn.execute(
+            sa.select(members)
+            .where(
+                members.c.tenant_id == tenant_id,
+                members.c.program_id == program_id,
+                members.c.household_id == household_id,
+            )
+            .order_by(members.c.id)
+        )
+        return [_member(row) for row in rows]
+
+    def ids(self, tenant_id: str, program_id: int) -> list[str]:
+        return list(
+            self._conn.scalars(
+                sa.select(members.c.id)
+                .where(members.c.tenant_id == tenant_id, members.c.program_id == program_id)
+                .order_by(members.c.id)
+            )
+        )
+
+    def _write_custom(self, member: Member) -> None:
+        rows = [
+            {
+                "tenant_id": member.tenant_id,
+                "member_id": member.id,
+                "name": name,
+                "value": text,
+                "digest": custom_digest(text),
+            }
+            for name, value in member.custom.items()
+            if (text := custom_text(value)) is not None
+        ]
+        if rows:
+            self._conn.execute(sa.insert(member_custom), rows)
+
+
+def _unknown_program(member: Member) -> UnknownProgram:
+    return UnknownProgram(f"program {member.program_id} does not exist", field="program_id")
+
+
+def _member_values(member: Member) -> dict[str, Any]:
+    return {
+        "program_id": member.program_id,
+        "email": member.email,
+        "phone": member.phone,
+        "custom": dict(member.custom),
+        "household_id": member.household_id,
+        "enrolled_at": member.enrolled_at,
+    }
+
+
+def _member(row: AnyRow) -> Member:
+    return Member(
+        tenant_id=row.tenant_id,
+        id=row.id,
+        program_id=row.program_id,
+        enrolled_at=row.enrolled_at,
+        email=row.email,
+        phone=row.phone,
+        custom=row.custom,
+        household_id=row.household_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,175 @@
+"""The append-only ledger and the manual assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from tierbook.adapters.db.repositories import (
+    AnyRow,
+    SqlRepository,
+    chunked,
+    missing_reference_raises,
+)
+from tierbook.adapters.db.serialize import entry_from_row, entry_to_row
+from tierbook.adapters.db.tables import assignments, ledger
+from tierbook.domain.errors import UnknownMember
+from tierbook.domain.ledger import Entry
+from tierbook.domain.state import Assignment, AssignmentMode
+from tierbook.service.model import StoredAssignment, StoredEntryResult
+
+
+class SqlLedgerRepository(SqlRepository):
+    def append(
+        self, tenant_id: str, program_id: int, entries: Sequence[Entry]
+    ) -> list[StoredEntryResult]:
+        """Insert every entry in one executemany; a used key makes its row a no-op.
+
+        Keys already stored before the insert are looked up first, so an entry that was written
+        by an earlier call is reported as not created even if the caller reused its id. A racing
+        append of the same key waits on the unique index and then writes nothing.
+        """
+        if not entries:
+            return []
+        rows = [entry_to_row(tenant_id, program_id, entry) for entry in entries]
+        keys = list(
+            dict.fromkeys(e.idempotency_key for e in entries if e.idempotency_key is not None)
+        )
+        earlier = self._ids_by_key(tenant_id, keys)
+        insert = self._insert(ledger).on_conflict_do_nothing(
+            index_elements=[ledger.c.tenant_id, ledger.c.idempotency_key]
+        )
+        with missing_reference_raises(_unknown_member(entries)):
+            self._conn.execute(insert, rows)
+        stored = earlier | self._ids_by_key(tenant_id, [k for k in keys if k not in earlier])
+        results: list[StoredEntryResult] = []
+        claimed: set[str] = set(earlier)
+        for entry in entries:
+            key = entry.idempotency_key
+            if key is None:
+                results.append(StoredEntryResult(entry_id=entry.id, created=True))
+                continue
+            created = key not in claimed and stored[key] == entry.id
+            claimed.add(key)
+            results.append(StoredEntryResult(entry_id=stored[key], created=created))
+        return results
+
+    def get(self, tenant_id: str, ref: str) -> Entry | None:
+        row = (
+            self._conn.execute(
+                sa.select(ledger)
+                .where(
+                    ledger.c.tenant_id == tenant_id,
+                    sa.or_(ledger.c.id == ref, ledger.c.idempotency_key == ref),
+                )
+                # An id wins over another entry's idempotency key that happens to be equal.
+                .order_by(sa.case((ledger.c.id == ref, 0), else_=1))
+                .limit(1)
+            )
+            .mappings()
+            .one_or_none()
+        )
+        return None if row is None else entry_from_row(row)
+
+    def for_members(
+        self, tenant_id: str, program_id: int, member_ids: Iterable[str]
+    ) -> list[Entry]:
+        rows: list[sa.RowMapping] = []
+        for chunk in chunked(sorted(set(member_ids))):
+            rows.extend(
+                self._conn.execute(
+                    sa.select(ledger)
+                    .where(
+                        ledger.c.tenant_id == tenant_id,
+                        ledger.c.program_id == program_id,
+                        ledger.c.member_id.in_(chunk),
+                    )
+                    .order_by(ledger.c.occurred_at, ledger.c.seq)
+                ).mappings()
+            )
+        rows.sort(key=lambda row: (row["occurred_at"], row["seq"]))
+        return [entry_from_row(row) for row in rows]
+
+    def _ids_by_key(self, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in chunked(keys):
+            rows = self._conn.execute(
+                sa.select(ledger.c.idempotency_key, ledger.c.id).where(
+                    ledger.c.tenant_id == tenant_id, ledger.c.idempotency_key.in_(chunk)
+                )
+            )
+            found.update((row.idempotency_key, row.id) for row in rows)
+        return found
+
+
+class SqlAssignmentRepository(SqlRepository):
+    def add(self, tenant_id: str, assignment: StoredAssignment) -> None:
+        a = assignment.assignment
+        self._conn.execute(
+            sa.insert(assignments).values(
+                tenant_id=tenant_id,
+                id=a.id,
+                program_id=assignment.program_id,
+                group_id=assignment.group_id,
+                subject_id=assignment.subject_id,
+                tier_id=a.tier_id,
+                mode=a.mode.value,
+                effective_at=a.effective_at,
+                until=a.until,
+                reason=a.reason,
+                assigned_at=a.assigned_at,
+                ended_at=a.ended_at,
+            )
+        )
+
+    def for_subject(self, tenant_id: str, group_id: int, subject_id: str) -> list[Assignment]:
+        """The subject's assignments by `effective_at`, then in the order they were made."""
+        rows = self._conn.execute(
+            sa.select(assignments)
+            .where(*self._subject(tenant_id, group_id, subject_id))
+            .order_by(assignments.c.effective_at, assignments.c.seq)
+        )
+        return [_assignment(row) for row in rows]
+
+    def end(self, tenant_id: str, group_id: int, subject_id: str, at: datetime) -> int:
+        c = assignments.c
+        return self._conn.execute(
+            sa.update(assignments)
+            .where(
+                *self._subject(tenant_id, group_id, subject_id),
+                c.effective_at <= at,
+                sa.or_(c.until.is_(None), c.until > at),
+                sa.or_(c.ended_at.is_(None), c.ended_at > at),
+            )
+            .values(ended_at=at)
+        ).rowcount
+
+    @staticmethod
+    def _subject(tenant_id: str, group_id: int, subject_id: str) -> list[sa.ColumnElement[bool]]:
+        return [
+            assignments.c.tenant_id == tenant_id,
+            assignments.c.group_id == group_id,
+            assignments.c.subject_id == subject_id,
+        ]
+
+
+def _unknown_member(entries: Sequence[Entry]) -> UnknownMember:
+    members = sorted({e.member_id for e in entries})
+    if len(members) == 1:
+        return UnknownMember(f"member {members[0]!r} does not exist", field="member_id")
+    return UnknownMember("an entry names a member that does not exist", field="member_id")
+
+
+def _assignment(row: AnyRow) -> Assignment:
+    return Assignment(
+        id=row.id,
+        tier_id=row.tier_id,
+        mode=AssignmentMode(row.mode),
+        effective_at=row.effective_at,
+        until=row.until,
+        reason=row.reason,
+        assigned_at=row.assigned_at,
+        ended_at=row.ended_at,
+    )

@@ -1,0 +1,198 @@
+"""Materialised tier states, their history, and the per-subject write locks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from tierbook.adapters.db.repositories import AnyRow, SqlRepository, chunked
+from tierbook.adapters.db.serialize import state_from_dict, state_to_dict
+from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
+from tierbook.domain.state import HistoryRecord, Reason, TierState
+from tierbook.service.model import StoredState
+
+StateKey = tuple[int, str]
+
+
+class SqlStateRepository(SqlRepository):
+    def lock(self, tenant_id: str, program_id: int, keys: Sequence[StateKey]) -> None:
+        """Hold these subjects' locks until the transaction ends.
+
+        SQLite: the writing unit of work's `BEGIN IMMEDIATE` already holds the database's only
+        write lock, so there is nothing more to take. PostgreSQL: a lock row per subject is
+        created if missing and locked `FOR UPDATE`, in sorted key order so that two writers with
+        overlapping keys cannot deadlock. Take all of a transaction's locks in one call.
+        """
+        if not self._write:
+            raise RuntimeError("lock() needs a unit of work opened with write=True")
+        if not self._postgres:
+            return
+        c = subject_locks.c
+        for chunk in chunked(sorted(set(keys))):
+            # A row another transaction inserted but has not committed makes this wait for it.
+            self._conn.execute(
+                postgresql.insert(subject_locks).on_conflict_do_nothing(),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "group_id": g,
+                        "subject_id": s,
+                        "program_id": program_id,
+                    }
+                    for g, s in chunk
+                ],
+            )
+            self._conn.execute(
+                sa.select(c.group_id)
+                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
+                .order_by(c.group_id, c.subject_id)
+                .with_for_update()
+            )
+
+    def get(self, tenant_id: str, group_id: int, subject_id: str) -> StoredState | None:
+        c = tier_states.c
+        row = self._conn.execute(
+            sa.select(c.program_id, c.body, c.created_at, c.updated_at).where(
+                c.tenant_id == tenant_id, c.group_id == group_id, c.subject_id == subject_id
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return StoredState(
+            program_id=row.program_id,
+            state=state_from_dict(row.body),
+            history=tuple(self._history(tenant_id, group_id, subject_id)),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def get_states(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, TierState]:
+        c = tier_states.c
+        found: dict[StateKey, TierState] = {}
+        for chunk in chunked(sorted(set(keys))):
+            rows = self._conn.execute(
+                sa.select(c.group_id, c.subject_id, c.body).where(
+                    c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk)
+                )
+            )
+            found.update(
+                ((row.group_id, row.subject_id), state_from_dict(row.body)) for row in rows
+            )
+        return found
+
+    def save(
+        self,
+        tenant_id: str,
+        program_id: int,
+        state: TierState,
+        history: Sequence[HistoryRecord],
+    ) -> None:
+        now = self._now()
+        insert = self._insert(tier_states).values(
+            tenant_id=tenant_id,
+            group_id=state.group_id,
+            subject_id=state.subject_id,
+            program_id=program_id,
+            tier_id=state.tier_id,
+            as_of=state.as_of,
+            next_due_at=state.next_due_at,
+            stable_until=state.stable_until,
+            body=state_to_dict(state),
+            created_at=now,
+            updated_at=now,
+        )
+        changed = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
+        self._conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[
+                    tier_states.c.tenant_id,
+                    tier_states.c.group_id,
+                    tier_states.c.subject_id,
+                ],
+                set_={name: insert.excluded[name] for name in changed} | {"updated_at": now},
+            )
+        )
+        self._rewrite_history_tail(tenant_id, state.group_id, state.subject_id, history)
+
+    def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
+        c = tier_states.c
+        rows = self._conn.execute(
+            sa.select(c.tenant_id, c.program_id, c.group_id, c.subject_id)
+            .where(c.next_due_at <= as_of)
+            .order_by(c.next_due_at, c.tenant_id, c.group_id, c.subject_id)
+            .limit(limit)
+        )
+        return [(r.tenant_id, r.program_id, r.group_id, r.subject_id) for r in rows]
+
+    def held_tier_ids(self, tenant_id: str, program_id: int) -> set[int]:
+        c = tier_states.c
+        return set(
+            self._conn.scalars(
+                sa.select(c.tier_id)
+                .distinct()
+                .where(c.tenant_id == tenant_id, c.program_id == program_id, c.tier_id.is_not(None))
+            )
+        )
+
+    def _history(self, tenant_id: str, group_id: int, subject_id: str) -> list[HistoryRecord]:
+        c = tier_history.c
+        rows = self._conn.execute(
+            sa.select(c.at, c.from_tier_id, c.to_tier_id, c.reason, c.figures)
+            .where(c.tenant_id == tenant_id, c.group_id == group_id, c.subject_id == subject_id)
+            .order_by(c.seq)
+        )
+        return [_record(row) for row in rows]
+
+    def _rewrite_history_tail(
+        self, tenant_id: str, group_id: int, subject_id: str, history: Sequence[HistoryRecord]
+    ) -> None:
+        """Keep the stored prefix that still agrees with `history`; replace the rest.
+
+        A re-evaluation usually only appends, and a late entry only changes the recent past,
+        so most saves write a record or two instead of the subject's whole history.
+        """
+        stored = self._history(tenant_id, group_id, subject_id)
+        keep = 0
+        while keep < min(len(stored), len(history)) and stored[keep] == history[keep]:
+            keep += 1
+        c = tier_history.c
+        if keep < len(stored):
+            self._conn.execute(
+                sa.delete(tier_history).where(
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id == subject_id,
+                    c.seq >= keep,
+                )
+            )
+        if keep < len(history):
+            self._conn.execute(
+                sa.insert(tier_history),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "group_id": group_id,
+                        "subject_id": subject_id,
+                        "seq": seq,
+                        "at": record.at,
+                        "from_tier_id": record.from_tier_id,
+                        "to_tier_id": record.to_tier_id,
+                        "reason": record.reason.value,
+                        "figures": record.figures,
+                    }
+                    for seq, record in enumerate(history[keep:], start=keep)
+                ],
+            )
+
+
+def _record(row: AnyRow) -> HistoryRecord:
+    return HistoryRecord(
+        at=row.at,
+        from_tier_id=row.from_tier_id,
+        to_tier_id=row.to_tier_id,
+        reason=Reason(row.reason),
+        figures=row.figures,
+    )

@@ -1,0 +1,254 @@
+"""The domain's values as JSON-able dicts and table rows, and back, exactly.
+
+Decimals travel as strings (a float would round them), instants as ISO 8601 in UTC. The state's
+dataclasses (TierState, Figures, ActiveAssignment, HistoryRecord) are converted by their type
+hints, so a field added to them is stored without a change here; a type this module does not
+know fails loudly instead of being stored lossily.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import types
+import typing
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar
+
+import orjson
+
+from tierbook.adapters.db.tables import AMOUNT_SCALE
+from tierbook.domain.errors import InvalidEntry
+from tierbook.domain.ledger import Entry, EntryKind, Item
+from tierbook.domain.state import ActiveAssignment, Figures, HistoryRecord, TierState
+
+T = TypeVar("T")
+
+STATE_FORMAT = 1
+"""Version of the stored state body; bump it (and read the old one) when the shape changes."""
+
+_MAX_SCALED = 2**63 - 1
+_MAX_DIGITS = len(str(_MAX_SCALED))
+_SCALE_DIGITS = len(str(AMOUNT_SCALE)) - 1
+
+
+# -- scalars ----------------------------------------------------------------------------------
+
+
+def instant_to_text(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} has no UTC offset")
+    return value.astimezone(UTC).isoformat()
+
+
+def instant_from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def to_scaled(value: Decimal, field: str) -> int:
+    """A ledger amount as an integer of 1/10,000; more precision than that is refused.
+
+    Integer arithmetic on the digits, not `scaleb`: the decimal context would round a value with
+    more than 28 digits before the check could see its fifth decimal place.
+    """
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise InvalidEntry(f"{field} must be a finite number", field=field)
+    coefficient = int("".join(map(str, digits)))
+    shift = exponent + _SCALE_DIGITS
+    if coefficient and shift > _MAX_DIGITS:
+        raise InvalidEntry(f"{field} is too large to store (got {value})", field=field)
+    number: int
+    if shift >= 0:
+        number = coefficient * 10**shift
+    else:
+        number, remainder = divmod(coefficient, 10**-shift)
+        if remainder:
+            raise InvalidEntry(
+                f"{field} allows at most {_SCALE_DIGITS} decimal places (got {value})", field=field
+            )
+    if number > _MAX_SCALED:
+        raise InvalidEntry(f"{field} is too large to store (got {value})", field=field)
+    return -number if sign else number
+
+
+def from_scaled(value: int) -> Decimal:
+    # Division (not scaleb) gives the shortest exponent: 6_000_000 -> 600, not 600.0000.
+    return Decimal(value) / AMOUNT_SCALE
+
+
+def custom_text(value: Any) -> str | None:
+    """The text a custom field's value is looked up by; None is not searchable."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def custom_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# -- the state's dataclasses --------------------------------------------------------------------
+
+
+def state_to_dict(state: TierState) -> dict[str, Any]:
+    return _encode_dataclass(state) | {"format": STATE_FORMAT}
+
+
+def state_from_dict(body: Mapping[str, Any]) -> TierState:
+    if body.get("format") != STATE_FORMAT:
+        raise ValueError(f"unknown stored state format {body.get('format')!r}")
+    return _decode_dataclass(TierState, body)
+
+
+def figures_to_dict(figures: Figures) -> dict[str, Any]:
+    return _encode_dataclass(figures)
+
+
+def figures_from_dict(body: Mapping[str, Any]) -> Figures:
+    return _decode_dataclass(Figures, body)
+
+
+def active_assignment_to_dict(assignment: ActiveAssignment) -> dict[str, Any]:
+    return _encode_dataclass(assignment)
+
+
+def active_assignment_from_dict(body: Mapping[str, Any]) -> ActiveAssignment:
+    return _decode_dataclass(ActiveAssignment, body)
+
+
+def history_to_dict(record: HistoryRecord) -> dict[str, Any]:
+    return _encode_dataclass(record)
+
+
+def history_from_dict(body: Mapping[str, Any]) -> HistoryRecord:
+    return _decode_dataclass(HistoryRecord, body)
+
+
+def _encode(value: Any) -> Any:
+    if value is None or (isinstance(value, bool | int | str) and not isinstance(value, Enum)):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return instant_to_text(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _encode_dataclass(value)
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+def _encode_dataclass(value: Any) -> dict[str, Any]:
+    return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+
+
+@cache
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode_dataclass(cls: type[T], body: Mapping[str, Any]) -> T:
+    hints = _hints(cls)  # type: ignore[arg-type]  # a class is hashable; mypy cannot tell
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{f.name: _decode(hints[f.name], body[f.name]) for f in fields})
+
+
+def _decode(hint: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f"cannot read a {hint}")
+        return _decode(inner[0], raw)
+    if hint is datetime:
+        return instant_from_text(raw)
+    if hint is Decimal:
+        return Decimal(raw)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(raw)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _decode_dataclass(hint, raw)
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        return {_decode(key_hint, k): _decode(value_hint, v) for k, v in raw.items()}
+    if hint in (int, str, bool):
+        return raw
+    raise TypeError(f"cannot read a {hint}")
+
+
+# -- ledger entries -----------------------------------------------------------------------------
+
+
+def entry_to_row(tenant_id: str, program_id: int, entry: Entry) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "id": entry.id,
+        "program_id": program_id,
+        "member_id": entry.member_id,
+        "kind": entry.kind.value,
+        "occurred_at": entry.occurred_at,
+        "recorded_at": entry.recorded_at,
+        "idempotency_key": entry.idempotency_key,
+        "points": to_scaled(entry.points, "points"),
+        "spend": to_scaled(entry.spend, "spend"),
+        "units": to_scaled(entry.units, "units"),
+        "business_unit": entry.business_unit,
+        "behaviour_type": entry.behaviour_type,
+        "achievement_id": entry.achievement_id,
+        "reverses": entry.reverses,
+        "items": [_item_to_dict(item) for item in entry.items],
+        "meta": dict(entry.meta),
+    }
+
+
+def entry_from_row(row: Mapping[Any, Any]) -> Entry:
+    return Entry(
+        id=row["id"],
+        member_id=row["member_id"],
+        occurred_at=row["occurred_at"],
+        kind=EntryKind(row["kind"]),
+        points=from_scaled(row["points"]),
+        spend=from_scaled(row["spend"]),
+        units=from_scaled(row["units"]),
+        business_unit=row["business_unit"],
+        behaviour_type=row["behaviour_type"],
+        items=tuple(_item_from_dict(item) for item in row["items"]),
+        achievement_id=row["achievement_id"],
+        reverses=row["reverses"],
+        idempotency_key=row["idempotency_key"],
+        recorded_at=row["recorded_at"],
+        meta=row["meta"],
+    )
+
+
+def _item_to_dict(item: Item) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "category": item.category,
+        "quantity": str(item.quantity),
+        "amount": str(item.amount),
+    }
+
+
+def _item_from_dict(body: Mapping[str, Any]) -> Item:
+    return Item(
+        sku=body["sku"],
+        category=body["category"],
+        quantity=Decimal(body["quantity"]),
+        amount=Decimal(body["amount"]),
+    )

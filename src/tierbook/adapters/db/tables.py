@@ -1,0 +1,260 @@
+"""tierbook's tables, in SQLAlchemy Core. The migrations in `migrations/versions` create the same.
+
+Every table but `api_keys` and `outbox` (which the delivery worker reads across tenants) leads
+its key with `tenant_id`, so each query a repository makes is scoped by an index prefix.
+Ledger amounts are BIGINT scaled by `AMOUNT_SCALE`: exact, and summable in SQL on both
+databases. Instants go through `UtcDateTime`, so they are stored and returned in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+AMOUNT_SCALE = 10_000
+"""Ledger amounts are stored as integers of 1/10,000: four decimal places, exactly."""
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An instant: `timestamptz` on PostgreSQL, UTC text on SQLite; always aware UTC on the way
+    out. A naive datetime is refused, because its meaning depends on whoever made it."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} cannot be stored; give a UTC offset"
+            )
+        value = value.astimezone(UTC)
+        # SQLite has no instant type: fixed-width naive UTC text sorts and compares correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid); PostgreSQL needs BIGINT room.
+Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _tenant() -> sa.Column[str]:
+    return sa.Column("tenant_id", sa.Text, nullable=False)
+
+
+programs = sa.Table(
+    "programs",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.BigInteger, nullable=False),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.Index(None, "tenant_id", "code"),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("custom", sa.JSON, nullable=False),
+    sa.Column("household_id", sa.Text),
+    sa.Column("enrolled_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+    sa.ForeignKeyConstraint(["tenant_id", "program_id"], ["programs.tenant_id", "programs.id"]),
+    sa.Index(None, "tenant_id", "email"),
+    sa.Index(None, "tenant_id", "phone"),
+    sa.Index(None, "tenant_id", "program_id", "household_id"),
+)
+
+# One row per custom field, so `custom.NAME=VALUE` look-ups use an index. `digest` (of the value's
+# text) is what is indexed: a raw value may be longer than a PostgreSQL btree entry allows.
+member_custom = sa.Table(
+    "member_custom",
+    metadata,
+    _tenant(),
+    sa.Column("member_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "member_id", "name"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"
+    ),
+    sa.Index(None, "tenant_id", "name", "digest"),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.Column("member_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("recorded_at", UtcDateTime),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("spend", sa.BigInteger, nullable=False),
+    sa.Column("units", sa.BigInteger, nullable=False),
+    sa.Column("business_unit", sa.Text),
+    sa.Column("behaviour_type", sa.Text),
+    sa.Column("achievement_id", sa.Text),
+    sa.Column("reverses", sa.Text),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.UniqueConstraint("tenant_id", "id"),
+    # A racing or repeated append with a used key hits this and writes nothing.
+    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+    sa.ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
+    sa.Index(None, "tenant_id", "program_id", "member_id", "occurred_at"),
+)
+
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("tier_id", sa.BigInteger, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("effective_at", UtcDateTime, nullable=False),
+    sa.Column("until", UtcDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("assigned_at", UtcDateTime),
+    sa.Column("ended_at", UtcDateTime),
+    sa.UniqueConstraint("tenant_id", "id"),
+    sa.Index(None, "tenant_id", "group_id", "subject_id"),
+)
+
+tier_states = sa.Table(
+    "tier_states",
+    metadata,
+    _tenant(),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.Column("tier_id", sa.BigInteger),
+    sa.Column("as_of", UtcDateTime, nullable=False),
+    sa.Column("next_due_at", UtcDateTime),
+    sa.Column("stable_until", UtcDateTime),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
+    # The sweep reads across tenants in due order; the key columns make that order total.
+    sa.Index(None, "next_due_at", "tenant_id", "group_id", "subject_id"),
+    sa.Index(None, "tenant_id", "program_id", "tier_id"),
+)
+
+tier_history = sa.Table(
+    "tier_history",
+    metadata,
+    _tenant(),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("from_tier_id", sa.BigInteger),
+    sa.Column("to_tier_id", sa.BigInteger),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("figures", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id", "seq"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "group_id", "subject_id"],
+        ["tier_states.tenant_id", "tier_states.group_id", "tier_states.subject_id"],
+        ondelete="CASCADE",
+    ),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text, nullable=False, unique=True),
+    _tenant(),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index(None, "tenant_id", "subject_id"),
+    # Only undelivered events are ever scanned by the worker; keep that index small.
+    sa.Index(
+        "ix_outbox_pending",
+        "seq",
+        sqlite_where=sa.text("delivered_at IS NULL"),
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    ),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    _tenant(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("secret_hash", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.Index(None, "tenant_id"),
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    _tenant(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "name"),
+)
+
+# Rows that exist only to be locked: `SELECT … FOR UPDATE` needs a row even before a subject's
+# first state is saved.
+subject_locks = sa.Table(
+    "subject_locks",
+    metadata,
+    _tenant(),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("program_id", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
+)
