@@ -1,0 +1,206 @@
+"""Recording ledger entries: one or a batch, all or nothing, idempotent per entry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tierbook.domain.errors import BatchTooLarge, InvalidEntry, TierbookError
+from tierbook.domain.ledger import Entry, EntryKind
+from tierbook.service.commands import RecordActivity
+from tierbook.service.members import not_in_future, resolve_program
+from tierbook.service.model import Member, ProgramConfig
+from tierbook.service.ports import Clock, UnitOfWork
+from tierbook.service.subjects import Subject, TierChange, lock, refresh, subjects_of
+
+MAX_BATCH = 10_000
+MAX_PLACES = 4
+MAX_AMOUNT = Decimal(10) ** 14
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One entry as stored; `created` is False where an earlier call with its key wrote it."""
+
+    entry: Entry
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a call recorded, and every tier change it caused (in time order)."""
+
+    entries: tuple[Recorded, ...]
+    changes: tuple[TierChange, ...]
+
+
+def _amount(value: Decimal, field: str) -> Decimal:
+    if not value.is_finite():
+        raise InvalidEntry(f"{field} must be a finite number", field=field)
+    exponent = value.as_tuple().exponent
+    if (
+        isinstance(exponent, int)
+        and exponent < -MAX_PLACES
+        and value != value.quantize(Decimal(1).scaleb(-MAX_PLACES))
+    ):
+        raise InvalidEntry(f"{field} has more than {MAX_PLACES} decimal places", field=field)
+    if abs(value) >= MAX_AMOUNT:
+        raise InvalidEntry(f"{field} is out of range", field=field)
+    return value
+
+
+def _entry(command: RecordActivity, member: Member, entry_id: str, reverses: str | None) -> Entry:
+    for name in ("points", "spend", "units"):
+        _amount(getattr(command, name), name)
+    for i, item in enumerate(command.items):
+        _amount(item.amount, f"items[{i}].amount")
+        _amount(item.quantity, f"items[{i}].quantity")
+    return Entry(
+        id=entry_id,
+        member_id=member.id,
+        occurred_at=command.occurred_at,
+        kind=command.kind,
+        points=command.points,
+        spend=command.spend,
+        units=command.units,
+        business_unit=command.business_unit,
+        behaviour_type=command.behaviour_type,
+        items=command.items,
+        achievement_id=command.achievement_id,
+        reverses=reverses,
+        idempotency_key=command.idempotency_key or entry_id,
+        meta=dict(command.meta),
+    )
+
+
+def record(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    tenant_id: str,
+    commands: Sequence[RecordActivity],
+) -> Outcome:
+    """Validate every entry, append them, and bring each affected state up to date.
+
+    Nothing is written unless every entry is valid; an entry whose idempotency key was seen
+    before is not written again and reports the first entry with that key.
+    """
+    if not commands:
+        raise InvalidEntry("no entries to record", field="entries")
+    if len(commands) > MAX_BATCH:
+        raise BatchTooLarge(f"at most {MAX_BATCH} entries per batch (got {len(commands)})")
+    now = clock.now()
+    programs: dict[int | None, ProgramConfig] = {}
+    members: dict[str, Member] = {}
+    entries: list[tuple[ProgramConfig, Entry]] = []
+    by_key: dict[str, Entry] = {}
+    for index, command in enumerate(commands):
+        try:
+            program = programs.get(command.program_id) or resolve_program(
+                uow, tenant_id, command.program_id
+            )
+            programs[command.program_id] = program
+            member = members.get(command.member_id) or uow.members.get(tenant_id, command.member_id)
+            if member is None or member.program_id != program.id:
+                raise InvalidEntry(
+                    f"no member {command.member_id!r} in program {program.id}", field="member_id"
+                )
+            members[member.id] = member
+            not_in_future(command.occurred_at, now, "occurred_at")
+            reverses = _resolve_reverses(uow, tenant_id, command, member, by_key)
+            entry = _entry(command, member, str(uuid.uuid4()), reverses)
+        except TierbookError as exc:
+            if len(commands) == 1:
+                raise
+            raise type(exc)(
+                f"entries[{index}]: {exc.message}",
+                field=f"entries[{index}].{exc.field or ''}".rstrip("."),
+                details=exc.details,
+            ) from None
+        if entry.idempotency_key in by_key:
+            entries.append((program, by_key[str(entry.idempotency_key)]))
+            continue
+        by_key[str(entry.idempotency_key)] = entry
+        entries.append((program, entry))
+    return _append(uow, tenant_id, now, entries, members)
+
+
+def _resolve_reverses(
+    uow: UnitOfWork,
+    tenant_id: str,
+    command: RecordActivity,
+    member: Member,
+    earlier: dict[str, Entry],
+) -> str | None:
+    if command.reverses is None:
+        return None
+    if command.kind is not EntryKind.REFUND:
+        raise InvalidEntry("only a refund reverses an entry", field="reverses")
+    target = earlier.get(command.reverses) or uow.ledger.get(tenant_id, command.reverses)
+    if target is None or target.member_id != member.id:
+        raise InvalidEntry(
+            f"reverses {command.reverses!r}: no such entry of this member", field="reverses"
+        )
+    return target.id
+
+
+def _append(
+    uow: UnitOfWork,
+    tenant_id: str,
+    now: datetime,
+    entries: list[tuple[ProgramConfig, Entry]],
+    members: dict[str, Member],
+) -> Outcome:
+    programs = {program.id: program for program, _ in entries}
+    unique: dict[str, tuple[ProgramConfig, Entry]] = {e.id: (p, e) for p, e in entries}
+    stored: dict[str, Recorded] = {}
+    touched: dict[tuple[int, int, str], Subject] = {}
+    for program in programs.values():
+        batch = [e for p, e in unique.values() if p.id == program.id]
+        subjects = {
+            member_id: subjects_of(uow, program, members[member_id])
+            for member_id in sorted({e.member_id for e in batch})
+        }
+        lock(uow, tenant_id, program.id, [s for group in subjects.values() for s in group])
+        results = uow.ledger.append(tenant_id, program.id, batch)
+        for entry, result in zip(batch, results, strict=True):
+            if result.created:
+                stored[entry.id] = Recorded(entry, created=True)
+                touched.update({(program.id, *s.key): s for s in subjects[entry.member_id]})
+            else:
+                first = uow.ledger.get(tenant_id, result.entry_id)
+                assert first is not None, "the ledger named an entry it does not hold"
+                stored[entry.id] = Recorded(first, created=False)
+    changes: list[TierChange] = []
+    for (program_id, _, _), subject in touched.items():
+        changes += refresh(uow, tenant_id, programs[program_id], subject, now)
+    if not touched and len(unique) == 1:
+        changes = _replayed_changes(uow, tenant_id, *next(iter(unique.values())), members)
+    changes.sort(key=lambda c: (c.record.at, c.group_id))
+    return Outcome(entries=tuple(stored[e.id] for _, e in entries), changes=tuple(changes))
+
+
+def _replayed_changes(
+    uow: UnitOfWork,
+    tenant_id: str,
+    program: ProgramConfig,
+    entry: Entry,
+    members: dict[str, Member],
+) -> list[TierChange]:
+    """For a repeated single entry: the changes stored at the first entry's instant."""
+    first = uow.ledger.get(tenant_id, str(entry.idempotency_key))
+    if first is None:
+        return []
+    changes: list[TierChange] = []
+    for subject in subjects_of(uow, program, members[entry.member_id]):
+        state = uow.states.get(tenant_id, subject.group.id, subject.id)
+        if state is not None:
+            changes += [
+                TierChange(program.id, subject.group.id, subject.id, record)
+                for record in state.history
+                if record.at == first.occurred_at
+            ]
+    return changes

@@ -1,0 +1,116 @@
+"""Reads: a member's tiers, history and explanation, as of any instant.
+
+A stored state answers for every instant in `[state.as_of, state.stable_until)`; outside that
+span (the past, or after a due instant the sweep has not reached) the subject is replayed from
+its ledger, so reads are right whether or not the sweep has run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from tierbook.domain.errors import UnknownGroup
+from tierbook.domain.rules import WindowKind
+from tierbook.domain.state import Decision, HistoryRecord, TierState
+from tierbook.service.model import GroupConfig, Member, ProgramConfig
+from tierbook.service.ports import Clock, UnitOfWork
+from tierbook.service.subjects import Subject, load_member, load_program, replay, subject_for
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    member: Member
+    program: ProgramConfig
+    group: GroupConfig
+    subject_id: str
+    state: TierState
+
+
+def _moved_to(state: TierState, group: GroupConfig, at: datetime) -> TierState:
+    """A stored state read at a later instant of its stable span."""
+    if at == state.as_of:
+        return state
+    window = group.rules.window
+    window_from = state.figures.window_from
+    if window.kind is WindowKind.ROLLING:
+        window_from = at - timedelta(days=window.days)
+    figures = replace(state.figures, window_from=window_from, window_to=at)
+    return replace(state, as_of=at, figures=figures)
+
+
+def _groups(program: ProgramConfig, group_id: int | None) -> list[GroupConfig]:
+    if group_id is None:
+        return [g for g in program.groups if g.active]
+    group = program.group(group_id)
+    if group is None:
+        raise UnknownGroup(f"program {program.id} has no group {group_id}")
+    return [group]
+
+
+def member_tiers(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    tenant_id: str,
+    member_id: str,
+    as_of: datetime | None = None,
+    group_id: int | None = None,
+) -> list[TierView]:
+    at = as_of or clock.now()
+    member = load_member(uow, tenant_id, member_id)
+    program = load_program(uow, tenant_id, member.program_id)
+    subjects = [subject_for(uow, g, member) for g in _groups(program, group_id)]
+    stored = uow.states.get_states(tenant_id, [s.key for s in subjects])
+    views = []
+    for subject in subjects:
+        state = stored.get(subject.key)
+        if (
+            state is not None
+            and state.as_of <= at
+            and (state.stable_until is None or at < state.stable_until)
+        ):
+            state = _moved_to(state, subject.group, at)
+        else:
+            state = replay(uow, tenant_id, program, subject, at).state
+        views.append(TierView(member, program, subject.group, subject.id, state))
+    return views
+
+
+def _one(
+    uow: UnitOfWork, tenant_id: str, member_id: str, group_id: int
+) -> tuple[Member, ProgramConfig, Subject]:
+    member = load_member(uow, tenant_id, member_id)
+    program = load_program(uow, tenant_id, member.program_id)
+    (group,) = _groups(program, group_id)
+    return member, program, subject_for(uow, group, member)
+
+
+def history(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    tenant_id: str,
+    member_id: str,
+    group_id: int,
+    as_of: datetime | None = None,
+) -> tuple[TierView, tuple[HistoryRecord, ...]]:
+    member, program, subject = _one(uow, tenant_id, member_id, group_id)
+    evaluation = replay(uow, tenant_id, program, subject, as_of or clock.now())
+    view = TierView(member, program, subject.group, subject.id, evaluation.state)
+    return view, evaluation.history
+
+
+def explain(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    tenant_id: str,
+    member_id: str,
+    group_id: int,
+    as_of: datetime | None = None,
+) -> tuple[TierView, tuple[HistoryRecord, ...], tuple[Decision, ...]]:
+    member, program, subject = _one(uow, tenant_id, member_id, group_id)
+    evaluation = replay(uow, tenant_id, program, subject, as_of or clock.now(), explain=True)
+    view = TierView(member, program, subject.group, subject.id, evaluation.state)
+    return view, evaluation.history, evaluation.trace

@@ -1,0 +1,172 @@
+"""Who a tier state belongs to, and how a stored state is brought up to date.
+
+A state belongs to a member, or in a `household` group to the member's household. `refresh`
+is the one place a state is written: it replays the subject's ledger through the tier clock,
+stores the state and its history, and writes an outbox event for every change not stored
+before, all inside the caller's unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tierbook.domain.clock import evaluate
+from tierbook.domain.errors import UnknownMember, UnknownProgram
+from tierbook.domain.rules import Context
+from tierbook.domain.state import Evaluation, HistoryRecord, Reason
+from tierbook.service.model import GroupConfig, Member, OutboxEvent, ProgramConfig
+from tierbook.service.ports import UnitOfWork
+
+EVENT_TYPES = {
+    Reason.ENROLLED: "tier.achieved",
+    Reason.QUALIFIED: "tier.upgraded",
+    Reason.MAINTAINED: "tier.maintained",
+    Reason.DOWNGRADED: "tier.downgraded",
+    Reason.INACTIVITY: "tier.downgraded",
+    Reason.REVERSAL: "tier.downgraded",
+    Reason.GRACE_STARTED: "tier.at_risk",
+    Reason.ASSIGNED: "tier.assigned",
+    Reason.ASSIGNMENT_EXPIRED: "tier.assignment_expired",
+    Reason.RESET: "tier.reset",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The holder of one state: its id, the members whose entries pool, their enrolment."""
+
+    group: GroupConfig
+    id: str
+    member_ids: tuple[str, ...]
+    enrolled_at: datetime
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.group.id, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TierChange:
+    program_id: int
+    group_id: int
+    subject_id: str
+    record: HistoryRecord
+
+
+def load_program(uow: UnitOfWork, tenant_id: str, program_id: int) -> ProgramConfig:
+    program = uow.programs.get(tenant_id, program_id)
+    if program is None:
+        raise UnknownProgram(f"no program {program_id}")
+    return program
+
+
+def load_member(uow: UnitOfWork, tenant_id: str, member_id: str) -> Member:
+    member = uow.members.get(tenant_id, member_id)
+    if member is None:
+        raise UnknownMember(f"no member {member_id!r}")
+    return member
+
+
+def subject_for(uow: UnitOfWork, group: GroupConfig, member: Member) -> Subject:
+    if group.rules.context is Context.HOUSEHOLD and member.household_id:
+        household = uow.members.household(member.tenant_id, member.program_id, member.household_id)
+        members = household or [member]
+        return Subject(
+            group=group,
+            id=member.household_id,
+            member_ids=tuple(sorted(m.id for m in members)),
+            enrolled_at=min(m.enrolled_at for m in members),
+        )
+    return Subject(
+        group=group, id=member.id, member_ids=(member.id,), enrolled_at=member.enrolled_at
+    )
+
+
+def subjects_of(uow: UnitOfWork, program: ProgramConfig, member: Member) -> list[Subject]:
+    return [subject_for(uow, g, member) for g in program.groups if g.active]
+
+
+def subject_by_id(
+    uow: UnitOfWork, tenant_id: str, program: ProgramConfig, group: GroupConfig, subject_id: str
+) -> Subject | None:
+    """The subject a stored state names (a household id or a member id)."""
+    if group.rules.context is Context.HOUSEHOLD:
+        household = uow.members.household(tenant_id, program.id, subject_id)
+        if household:
+            return subject_for(uow, group, household[0])
+    member = uow.members.get(tenant_id, subject_id)
+    return None if member is None else subject_for(uow, group, member)
+
+
+def replay(
+    uow: UnitOfWork,
+    tenant_id: str,
+    program: ProgramConfig,
+    subject: Subject,
+    as_of: datetime,
+    *,
+    explain: bool = False,
+) -> Evaluation:
+    """Evaluate a subject from its ledger and assignments; reads only."""
+    entries = uow.ledger.for_members(tenant_id, program.id, subject.member_ids)
+    assignments = uow.assignments.for_subject(tenant_id, subject.group.id, subject.id)
+    return evaluate(
+        subject.group.rules,
+        subject_id=subject.id,
+        enrolled_at=subject.enrolled_at,
+        entries=entries,
+        assignments=assignments,
+        as_of=as_of,
+        explain=explain,
+    )
+
+
+def lock(uow: UnitOfWork, tenant_id: str, program_id: int, subjects: Sequence[Subject]) -> None:
+    uow.states.lock(tenant_id, program_id, sorted({s.key for s in subjects}))
+
+
+def refresh(
+    uow: UnitOfWork, tenant_id: str, program: ProgramConfig, subject: Subject, as_of: datetime
+) -> list[TierChange]:
+    """Store the subject's state as of `as_of`; return the changes not stored before.
+
+    The caller holds the subject's lock (see `lock`), so no other writer can interleave.
+    """
+    evaluation = replay(uow, tenant_id, program, subject, as_of)
+    stored = uow.states.get(tenant_id, subject.group.id, subject.id)
+    old = stored.history if stored is not None else ()
+    same = 0
+    while same < min(len(old), len(evaluation.history)) and old[same] == evaluation.history[same]:
+        same += 1
+    new_records = evaluation.history[same:]
+    uow.states.save(tenant_id, program.id, evaluation.state, evaluation.history)
+    changes = [TierChange(program.id, subject.group.id, subject.id, r) for r in new_records]
+    uow.outbox.add([_event(tenant_id, change, as_of) for change in changes])
+    return changes
+
+
+def _event(tenant_id: str, change: TierChange, now: datetime) -> OutboxEvent:
+    record = change.record
+    return OutboxEvent(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        type=EVENT_TYPES[record.reason],
+        subject_id=change.subject_id,
+        program_id=change.program_id,
+        group_id=change.group_id,
+        occurred_at=record.at,
+        payload={
+            "subject_id": change.subject_id,
+            "program_id": change.program_id,
+            "group_id": change.group_id,
+            "from_tier_id": record.from_tier_id,
+            "to_tier_id": record.to_tier_id,
+            "reason": record.reason.value,
+            "at": record.at.isoformat(),
+            "figures": dict(record.figures),
+        },
+        created_at=now,
+    )
