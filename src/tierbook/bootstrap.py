@@ -32,9 +32,10 @@ def bootstrap(
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    clock = clock or SystemClock()
     return Container(
         settings=settings,
         engine=engine,
-        uow_factory=SqlUnitOfWorkFactory(engine),
-        clock=clock or SystemClock(),
+        uow_factory=SqlUnitOfWorkFactory(engine, clock=clock),
+        clock=clock,
     )

@@ -1,0 +1,80 @@
+"""`tierbook serve --demo` as a real process: it loads the demo, prints a key and curl lines."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"serve exited early:\n{log.read_text()}"
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"serve never answered /healthz:\n{log.read_text()}")
+
+
+def test_serve_demo_prints_curl_lines_that_work(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out, errors = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    env = {**os.environ, "TIERBOOK_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"}
+    with out.open("wb") as stdout, errors.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tierbook.cli", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        try:
+            wait_for_health(base, process, errors)
+            printed = out.read_text()
+            lines = printed.splitlines()
+            native = next(line for line in lines if line.endswith("/v1/members/M1001/tiers"))
+            words = shlex.split(native)
+            header = words[words.index("-H") + 1]
+            assert header.startswith("Authorization: Bearer tb_")
+            name, _, value = header.partition(": ")
+            response = httpx.get(words[-1], headers={name: value}, timeout=10)
+            assert response.status_code == 200, response.text
+            assert response.json()["member_id"] == "M1001"
+            # The key printed alone on its own line is the one in the curl lines.
+            token = value.removeprefix("Bearer ")
+            assert token in lines
+            for path in (
+                "/v1/members/M1001/tiers/10/explain",
+                "/v1/activities",
+                "/api/v3/profiles/M1001/tiers",
+                "/api/v1.1/loyalty/account/tiers",
+                f"/priv/v1/apps/{token.partition('.')[0]}/tiers",
+                "/oauth/token",
+            ):
+                assert any(line.startswith("curl ") and path in line for line in lines), path
+            assert "Loaded ACME Rewards (program 123)" in printed
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
