@@ -53,6 +53,8 @@ def _text(value: Any) -> Any:
 
 
 Threshold = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4)]
+# A century: day counts beyond it overflow the calendar's arithmetic instead of meaning anything.
+MAX_DAYS = 36_500
 
 
 class _Doc(BaseModel):
@@ -91,7 +93,7 @@ class RequirementDoc(_Doc):
 class AchievementsDoc(_Doc):
     ids: list[Annotated[str, BeforeValidator(_text)]] = []
     count: int | None = Field(None, ge=1)
-    within_days: int | None = Field(None, ge=1)
+    within_days: int | None = Field(None, ge=1, le=MAX_DAYS)
 
 
 class TierDoc(_Doc):
@@ -105,8 +107,8 @@ class TierDoc(_Doc):
     is_assignable: bool = False
     disable_credit: bool = False
     multiplier: Annotated[str, BeforeValidator(_text)] = "1.0"
-    required_num_days_in_tier: int = Field(0, ge=0)
-    max_inactive_days: int | None = Field(None, ge=1)
+    required_num_days_in_tier: int = Field(0, ge=0, le=MAX_DAYS)
+    max_inactive_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     required_achievements: AchievementsDoc | None = None
     also: list[RequirementDoc] = []
     external_id: str | None = None

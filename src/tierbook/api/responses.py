@@ -1,0 +1,45 @@
+"""The JSON response every tierbook API sends: orjson, exact decimals, instants in UTC.
+
+FastAPI's own `ORJSONResponse` is deprecated (and warns on every use), and it would write a
+`Decimal` as a string. Here a decimal leaves as a JSON number with its exact digits (an integer
+where it is integral: `600`, `12.5`), and every instant as RFC 3339 in UTC with a `Z`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse
+
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return orjson.Fragment(format(value.normalize(), "f").encode())
+    if isinstance(value, datetime):
+        return instant(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot write a {type(value).__name__} as JSON")
+
+
+def instant(value: datetime) -> str:
+    """RFC 3339 in UTC, `Z`-suffixed."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, default=_default, option=_OPTIONS)
+
+
+class JsonResponse(JSONResponse):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
