@@ -11,6 +11,7 @@ end, maintenance, inactivity, pending promotion). Because every window is half-o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -94,12 +95,25 @@ class _Run:
         self.calendar = PeriodCalendar.of(rules.window.period, self.tz, rules.window.reset_at)
         self.subject_id = subject_id
         self.enrolled_at = enrolled_at
-        self.ledger = Ledger(entries, rules.qualifying)
+        # Entries dated before enrolment (imported history) count as of enrolment, in every
+        # window as well as in the replay.
+        self.ledger = Ledger(
+            [
+                e if e.occurred_at >= enrolled_at else replace(e, occurred_at=enrolled_at)
+                for e in entries
+            ],
+            rules.qualifying,
+        )
         self.explain = explain
         self.history: list[HistoryRecord] = []
         self.trace: list[Decision] = []
+        # An assignment over before the member exists never took effect.
         self.assignments = sorted(
-            (a for a in assignments if a.ends_at is None or a.ends_at > a.effective_at),
+            (
+                a
+                for a in assignments
+                if a.ends_at is None or a.ends_at > max(a.effective_at, enrolled_at)
+            ),
             key=lambda a: (a.effective_at, a.assigned_at or a.effective_at, a.id),
         )
         # State.
@@ -120,12 +134,13 @@ class _Run:
         self.last_activity_at: datetime | None = None
         self.pending_at: datetime | None = None
         self.inactivity_base: datetime | None = None
-        # Entries grouped by instant; those before enrolment count from enrolment.
+        # Entries grouped by instant (all at or after enrolment, see above). Those at the
+        # enrolment instant go through the loop too, so an assignment effective then comes first.
         self._batches: dict[datetime, list[Entry]] = {}
         for entry in self.ledger.entries:
-            self._batches.setdefault(max(entry.occurred_at, enrolled_at), []).append(entry)
+            self._batches.setdefault(entry.occurred_at, []).append(entry)
         self._qualifying_ids = {e.id for e in self.ledger.qualifying}
-        self._entry_times = sorted(t for t in self._batches if t > enrolled_at)
+        self._entry_times = sorted(self._batches)
         self._entry_cursor = 0
         self._assign_cursor = 0
         self._enrol()
@@ -242,8 +257,6 @@ class _Run:
             f"enrolled on {self._name(floor)}"
             + ("" if floor else " (the group has no floor tier: not yet qualified)"),
         )
-        if at in self._batches:
-            self._on_entries(at)
 
     # --------------------------------------------------------------------------- entries
 
@@ -274,7 +287,9 @@ class _Run:
             "window_to": _fmt(at),
             "window_value": _fmt(window),
         }
-        message = f"{len(batch)} entr{'y' if len(batch) == 1 else 'ies'}: window value {_num(window)}"
+        message = (
+            f"{len(batch)} entr{'y' if len(batch) == 1 else 'ies'}: window value {_num(window)}"
+        )
         if nxt is not None:
             values["next_tier"] = nxt.handle
             values["next_value_min"] = _fmt(nxt.value_min)
@@ -410,16 +425,21 @@ class _Run:
             figures,
         )
         grace_days = self.rules.downgrade.grace_days
-        if grace_days > 0:
+        # Where a floor holds the member on this tier there is no downgrade to wait for.
+        if grace_days > 0 and self.rules.rank_of(self._clamp_to_floor(None)) < tier.rank:
             self.grace_until = add_days(at, grace_days)
             self.grace_anniversary = at
             figures["grace_until"] = _fmt(self.grace_until)
             self._record(at, tier, tier, Reason.GRACE_STARTED, figures)
-            self._note(at, "grace", "started", f"grace until {self.grace_until.isoformat()}", figures)
+            self._note(
+                at, "grace", "started", f"grace until {self.grace_until.isoformat()}", figures
+            )
             return
         self._downgrade(at, after=at)
 
-    def _maintained(self, at: datetime, standing: Decimal, *, after: datetime, trigger: str) -> None:
+    def _maintained(
+        self, at: datetime, standing: Decimal, *, after: datetime, trigger: str
+    ) -> None:
         tier = self.tier
         assert tier is not None
         excess = standing - tier.value_maintain
@@ -436,7 +456,9 @@ class _Run:
         self.credit = carried
         self.grace_until = None
         self.grace_anniversary = None
-        self.anniversary_at = self._first_check_after(after, fresh=False)
+        # One term on from the check that was due, but never a check already past (a grace
+        # period longer than a term would otherwise fail the fresh tier year at once).
+        self.anniversary_at = self._first_check_after(max(after, at), fresh=False)
         self._record(at, tier, tier, Reason.MAINTAINED, figures)
         self._note(
             at,
@@ -477,7 +499,9 @@ class _Run:
         }
         if target is tier:
             self.grace_until = None
-            self._maintained(at, self._standing(at), after=after, trigger=f"{policy.value} kept tier")
+            self._maintained(
+                at, self._standing(at), after=after, trigger=f"{policy.value} kept tier"
+            )
             return
         self._become(target, at, Reason.DOWNGRADED, credit=ZERO, prev=tier)
         self._record(at, tier, target, Reason.DOWNGRADED, figures)
@@ -503,9 +527,7 @@ class _Run:
     def _inactivity_due(self) -> datetime | None:
         if self.tier is None or self.tier.max_inactive_days is None:
             return None
-        base = max(
-            t for t in (self.last_activity_at, self.achieved_at, self.inactivity_base) if t
-        )
+        base = max(t for t in (self.last_activity_at, self.achieved_at, self.inactivity_base) if t)
         return add_days(base, self.tier.max_inactive_days)
 
     def _inactivity(self, at: datetime) -> None:
@@ -535,7 +557,9 @@ class _Run:
 
     def _check_reversal(self, at: datetime, batch: Sequence[Entry]) -> None:
         tier = self.tier
-        if tier is None:
+        # A reversal undoes an upgrade the ledger earned; a tier that came from enrolment, an
+        # assignment or a downgrade was not earned by the reversed entry.
+        if tier is None or self.last_reason is not Reason.QUALIFIED:
             return
         reversed_before = [
             e
@@ -593,16 +617,20 @@ class _Run:
             reason=assignment.reason,
         )
         self.assignment_ends = assignment.ends_at
-        self._become(tier, at, Reason.ASSIGNED, credit=ZERO, prev=old if old is not tier else self.prev)
+        self._become(
+            tier, at, Reason.ASSIGNED, credit=ZERO, prev=old if old is not tier else self.prev
+        )
         self.assigned_at = at
         self.pending_at = None
         figures = {
             "mode": assignment.mode.value,
-            "until": _fmt(assignment.ends_at),
+            "until": _fmt(assignment.until),
             "reason": assignment.reason,
         }
         self._record(at, old, tier, Reason.ASSIGNED, figures)
-        self._note(at, "assignment", "assigned", f"{assignment.mode.value} -> {tier.handle}", figures)
+        self._note(
+            at, "assignment", "assigned", f"{assignment.mode.value} -> {tier.handle}", figures
+        )
 
     def _end_assignment(self, at: datetime) -> None:
         ended = self.assignment
@@ -631,6 +659,8 @@ class _Run:
         self.grace_anniversary = None
         self.assigned_at = None
         self.inactivity_base = None
+        # A promotion waiting on days in the old tier no longer applies.
+        self.pending_at = None
         if tier is not None and self.rules.maintenance.kind is MaintenanceKind.PERIOD_END:
             # The period in which a tier is reached is free: the first tier year is the next one.
             self.year_start = self.calendar.bounds(at)[1]
@@ -748,7 +778,9 @@ class _Run:
             prev_tier_id=None if self.prev is None else self.prev.id,
             achieved_at=self.achieved_at,
             last_reason=self.last_reason,
-            anniversary_at=self.anniversary_at if self.grace_until is None else self.grace_anniversary,
+            anniversary_at=self.anniversary_at
+            if self.grace_until is None
+            else self.grace_anniversary,
             maintained_at=self.maintained_at,
             tier_year_start=self.year_start,
             credit=self.credit,

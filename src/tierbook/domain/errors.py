@@ -1,26 +1,26 @@
 """tierbook's one error tree. Every edge (native API, dialects, CLI) maps it to its own envelope.
 
-    TierbookError
-    ├── InvalidInput                 the request is malformed or breaks a rule (422)
-    │   ├── InvalidRules             a program, group or tier definition is inconsistent
-    │   ├── InvalidEntry             a ledger entry is malformed
-    │   ├── InvalidAssignment        an assignment is malformed
-    │   │   └── TierNotAssignable    the tier is not `is_assignable`
-    │   └── BatchTooLarge            more entries than one batch may hold (413)
-    ├── NotFound                     (404)
-    │   ├── UnknownProgram
-    │   ├── UnknownGroup
-    │   ├── UnknownMember
-    │   ├── UnknownTier
-    │   └── UnknownEntry
-    ├── Conflict                     (409)
-    │   ├── DuplicateMember
-    │   ├── IdempotencyConflict      a key was reused for a different entry
-    │   ├── RulesChangeRefused       a rules change would renumber ranks or drop a held tier
-    │   └── ConcurrentUpdate         another writer won; the caller may retry
-    └── AuthError
-        ├── Unauthenticated          no key, or a wrong one (401)
-        └── Forbidden                the key lacks the scope (403)
+TierbookError
+├── InvalidInput                 the request is malformed or breaks a rule (422)
+│   ├── InvalidRules             a program, group or tier definition is inconsistent
+│   ├── InvalidEntry             a ledger entry is malformed
+│   ├── InvalidAssignment        an assignment is malformed
+│   │   └── TierNotAssignable    the tier is not `is_assignable`
+│   └── BatchTooLarge            more entries than one batch may hold (413)
+├── NotFound                     (404)
+│   ├── UnknownProgram
+│   ├── UnknownGroup
+│   ├── UnknownMember
+│   ├── UnknownTier
+│   └── UnknownEntry
+├── Conflict                     (409)
+│   ├── DuplicateMember
+│   ├── IdempotencyConflict      a key was reused for a different entry
+│   ├── RulesChangeRefused       a rules change would renumber ranks or drop a held tier
+│   └── ConcurrentUpdate         another writer won; the caller may retry
+└── AuthError
+    ├── Unauthenticated          no key, or a wrong one (401)
+    └── Forbidden                the key lacks the scope (403)
 """
 
 from __future__ import annotations

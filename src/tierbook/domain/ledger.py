@@ -56,9 +56,7 @@ class Entry:
             raise InvalidEntry("occurred_at must carry a UTC offset", field="occurred_at")
         if self.kind is EntryKind.REFUND:
             if any(v > 0 for v in (self.points, self.spend, self.units)):
-                raise InvalidEntry(
-                    "a refund carries negative (or zero) amounts", field="points"
-                )
+                raise InvalidEntry("a refund carries negative (or zero) amounts", field="points")
         elif self.kind is EntryKind.PURCHASE and any(
             v < 0 for v in (self.points, self.spend, self.units)
         ):

@@ -181,7 +181,9 @@ class Tier:
 
     def __post_init__(self) -> None:
         if self.value_min < 0 or self.value_maintain < 0:
-            raise InvalidRules(f"tier {self.handle}: thresholds must not be negative", field="tiers")
+            raise InvalidRules(
+                f"tier {self.handle}: thresholds must not be negative", field="tiers"
+            )
         if self.required_num_days_in_tier < 0:
             raise InvalidRules(
                 f"tier {self.handle}: required_num_days_in_tier must not be negative", field="tiers"

@@ -57,7 +57,8 @@ class Ledger:
     """A member's (or household's) qualifying entries, indexed for one group's rules."""
 
     def __init__(self, entries: Sequence[Entry], qualifying: QualifyingFilter) -> None:
-        ordered = sorted(entries, key=lambda e: e.occurred_at)
+        # Ties broken by id, so the order entries arrive in never shows in a result.
+        ordered = sorted(entries, key=lambda e: (e.occurred_at, e.id))
         self.entries = ordered
         self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
         self._filter = qualifying
@@ -68,7 +69,9 @@ class Ledger:
     def series(self, metric: Metric) -> Series:
         found = self._series.get(metric)
         if found is None:
-            found = Series.build([(e.occurred_at, self._amount(e, metric)) for e in self.qualifying])
+            found = Series.build(
+                [(e.occurred_at, self._amount(e, metric)) for e in self.qualifying]
+            )
             self._series[metric] = found
         return found
 
