@@ -52,7 +52,9 @@ def _amount(value: Decimal, field: str) -> Decimal:
     return value
 
 
-def _entry(command: RecordActivity, member: Member, entry_id: str, reverses: str | None) -> Entry:
+def _entry(
+    command: RecordActivity, member: Member, entry_id: str, reverses: str | None, now: datetime
+) -> Entry:
     for name in ("points", "spend", "units"):
         _amount(getattr(command, name), name)
     for i, item in enumerate(command.items):
@@ -72,6 +74,7 @@ def _entry(command: RecordActivity, member: Member, entry_id: str, reverses: str
         achievement_id=command.achievement_id,
         reverses=reverses,
         idempotency_key=command.idempotency_key or entry_id,
+        recorded_at=now,
         meta=dict(command.meta),
     )
 
@@ -111,7 +114,7 @@ def record(
             members[member.id] = member
             not_in_future(command.occurred_at, now, "occurred_at")
             reverses = _resolve_reverses(uow, tenant_id, command, member, by_key)
-            entry = _entry(command, member, str(uuid.uuid4()), reverses)
+            entry = _entry(command, member, str(uuid.uuid4()), reverses, now)
         except TierbookError as exc:
             if len(commands) == 1:
                 raise
@@ -180,7 +183,16 @@ def _append(
     if not touched and len(unique) == 1:
         changes = _replayed_changes(uow, tenant_id, *next(iter(unique.values())), members)
     changes.sort(key=lambda c: (c.record.at, c.group_id))
-    return Outcome(entries=tuple(stored[e.id] for _, e in entries), changes=tuple(changes))
+    # A key repeated within the batch is one entry: only its first mention wrote it.
+    reported: set[str] = set()
+    outcomes: list[Recorded] = []
+    for _, mentioned in entries:
+        outcome = stored[mentioned.id]
+        if mentioned.id in reported:
+            outcome = Recorded(outcome.entry, created=False)
+        reported.add(mentioned.id)
+        outcomes.append(outcome)
+    return Outcome(entries=tuple(outcomes), changes=tuple(changes))
 
 
 def _replayed_changes(

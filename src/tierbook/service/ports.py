@@ -7,6 +7,7 @@ commit. Every method is scoped to one tenant: no repository call can reach anoth
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -26,6 +27,20 @@ from tierbook.service.model import (
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    """A state to store with its whole history, for `StateRepository.save_many`.
+
+    `stored` is how many history records were stored before, and `kept` how many of those lead
+    `history` unchanged (both read in the same transaction, under the subject's lock).
+    """
+
+    state: TierState
+    history: Sequence[HistoryRecord]
+    kept: int
+    stored: int
 
 
 class ProgramRepository(Protocol):
@@ -59,6 +74,14 @@ class MemberRepository(Protocol):
 
     def household(self, tenant_id: str, program_id: int, household_id: str) -> list[Member]: ...
 
+    def get_many(self, tenant_id: str, member_ids: Iterable[str]) -> dict[str, Member]:
+        """The members among these ids that exist, by id."""
+
+    def households(
+        self, tenant_id: str, program_id: int, household_ids: Iterable[str]
+    ) -> dict[str, list[Member]]:
+        """Each household's members (by id), as `household` lists them; empty ones are absent."""
+
     def ids(self, tenant_id: str, program_id: int) -> list[str]: ...
 
 
@@ -77,11 +100,26 @@ class LedgerRepository(Protocol):
     ) -> list[Entry]:
         """Every entry of these members, ordered by (occurred_at, recorded order)."""
 
+    def ledgers(
+        self, tenant_id: str, program_id: int, member_ids: Iterable[str], *, items: bool = True
+    ) -> dict[str, list[Entry]]:
+        """Each member's entries, ordered by (occurred_at, recorded order), for evaluation.
+
+        Entries come without `meta` (the tier clock never reads it), and without `items` unless
+        `items` is true (only a group with an item filter reads them). Members without entries
+        are absent.
+        """
+
 
 class AssignmentRepository(Protocol):
     def add(self, tenant_id: str, assignment: StoredAssignment) -> None: ...
 
     def for_subject(self, tenant_id: str, group_id: int, subject_id: str) -> list[Assignment]: ...
+
+    def for_subjects(
+        self, tenant_id: str, keys: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], list[Assignment]]:
+        """`for_subject` of each (group_id, subject_id); subjects without assignments are absent."""
 
     def end(self, tenant_id: str, group_id: int, subject_id: str, at: datetime) -> int:
         """Set `ended_at` on every assignment of the subject still running at `at`."""
@@ -109,6 +147,19 @@ class StateRepository(Protocol):
 
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
         """(tenant_id, program_id, group_id, subject_id) of states due at or before `as_of`."""
+
+    def due_among(
+        self, tenant_id: str, as_of: datetime, keys: Sequence[tuple[int, str]]
+    ) -> list[tuple[int, str]]:
+        """Those of these (group_id, subject_id) states that are due at or before `as_of`."""
+
+    def histories(
+        self, tenant_id: str, keys: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[HistoryRecord, ...]]:
+        """The stored history of each of these states; a state with none (or no state) is absent."""
+
+    def save_many(self, tenant_id: str, program_id: int, writes: Sequence[StateWrite]) -> None:
+        """`save` each state (all of one program), writing only each history's new tail."""
 
     def held_tier_ids(self, tenant_id: str, program_id: int) -> set[int]: ...
 
@@ -150,6 +201,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     keys: ApiKeyRepository
     checkpoints: CheckpointRepository
+    dialects: DialectRepository
 
     def __enter__(self) -> Self: ...
 
@@ -169,3 +221,48 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         """A new unit of work; `write=False` promises reads only (no write lock is taken)."""
+
+
+# -- what the vendor dialects keep -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserSession:
+    """An Exchange Solutions user session: a client's handle on a member until closed or expired."""
+
+    tenant_id: str
+    correlation_id: str
+    member_id: str
+    channel: str
+    identifier_type: str
+    created_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None = None
+
+    def open_at(self, at: datetime) -> bool:
+        return self.closed_at is None and at < self.expires_at
+
+
+class DialectRepository(Protocol):
+    """Records only the vendor dialects need: ES sessions, server secrets, Omneo record ids."""
+
+    def add_session(self, session: UserSession) -> None:
+        """Insert; raises Conflict when the tenant already has the correlation id."""
+
+    def get_session(self, tenant_id: str, correlation_id: str) -> UserSession | None: ...
+
+    def close_session(self, tenant_id: str, correlation_id: str, at: datetime) -> bool:
+        """Close an open session; False when there is none open with that id."""
+
+    def purge_sessions(self, tenant_id: str, expired_before: datetime) -> int:
+        """Delete the tenant's sessions that expired before the instant; how many went."""
+
+    def secret(self, name: str) -> str | None: ...
+
+    def keep_secret(self, name: str, value: str, at: datetime) -> str:
+        """Store `value` under `name` unless one is stored already; return the stored one."""
+
+    def profile_tier_id(self, tenant_id: str, group_id: int, member_id: str) -> int | None: ...
+
+    def allocate_profile_tier_id(self, tenant_id: str, group_id: int, member_id: str) -> int:
+        """The record id of (member, group), made now if it has none (safe against a race)."""

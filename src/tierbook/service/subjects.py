@@ -1,24 +1,29 @@
 """Who a tier state belongs to, and how a stored state is brought up to date.
 
 A state belongs to a member, or in a `household` group to the member's household. `refresh`
-is the one place a state is written: it replays the subject's ledger through the tier clock,
-stores the state and its history, and writes an outbox event for every change not stored
-before, all inside the caller's unit of work.
+(or `refresh_many`, for many subjects at once) is the one place a state is written: it replays
+the subject's ledger through the tier clock, stores the state and its history, and writes an
+outbox event for every change not stored before, all inside the caller's unit of work.
+
+`refresh_many` reads the ledgers, assignments and stored histories of all its subjects in a few
+queries, and writes their states, history tails and events in a few more: the sweep's path,
+with no query per entry and none per subject.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tierbook.domain.clock import evaluate
 from tierbook.domain.errors import UnknownMember, UnknownProgram
+from tierbook.domain.ledger import Entry
 from tierbook.domain.rules import Context
 from tierbook.domain.state import Evaluation, HistoryRecord, Reason
 from tierbook.service.model import GroupConfig, Member, OutboxEvent, ProgramConfig
-from tierbook.service.ports import UnitOfWork
+from tierbook.service.ports import StateWrite, UnitOfWork
 
 EVENT_TYPES = {
     Reason.ENROLLED: "tier.achieved",
@@ -101,6 +106,61 @@ def subject_by_id(
     return None if member is None else subject_for(uow, group, member)
 
 
+def subjects_by_keys(
+    uow: UnitOfWork, tenant_id: str, program: ProgramConfig, keys: Iterable[tuple[int, str]]
+) -> tuple[list[Subject], list[tuple[int, str]]]:
+    """`subject_by_id` for many stored states at once, in two queries.
+
+    Returns the subjects, and the keys of states that no longer name their holder: a group or
+    member gone, an empty household, or a member whose state in a household group is now held
+    by the household.
+    """
+    wanted = list(dict.fromkeys(keys))
+    groups = {key: program.group(key[0]) for key in wanted}
+    pooled = [k for k, g in groups.items() if g is not None and _pooled(g)]
+    households = uow.members.households(tenant_id, program.id, {s for _, s in pooled})
+    single = {
+        k[1] for k, g in groups.items() if g is not None and not (_pooled(g) and k[1] in households)
+    }
+    members = uow.members.get_many(tenant_id, single)
+    subjects: list[Subject] = []
+    orphans: list[tuple[int, str]] = []
+    for key, group in groups.items():
+        subject = None
+        if group is not None:
+            household = households.get(key[1]) if _pooled(group) else None
+            if household:
+                subject = _household_subject(group, household[0].household_id, household)
+            elif key[1] in members:
+                member = members[key[1]]
+                if _pooled(group) and member.household_id:
+                    pool = households.get(member.household_id) or [member]
+                    subject = _household_subject(group, member.household_id, pool)
+                else:
+                    subject = subject_for(uow, group, member)
+        if subject is None or subject.key != key:
+            orphans.append(key)
+        else:
+            subjects.append(subject)
+    return subjects, orphans
+
+
+def _pooled(group: GroupConfig) -> bool:
+    return group.rules.context is Context.HOUSEHOLD
+
+
+def _household_subject(
+    group: GroupConfig, household_id: str | None, members: Sequence[Member]
+) -> Subject:
+    assert household_id is not None
+    return Subject(
+        group=group,
+        id=household_id,
+        member_ids=tuple(sorted(m.id for m in members)),
+        enrolled_at=min(m.enrolled_at for m in members),
+    )
+
+
 def replay(
     uow: UnitOfWork,
     tenant_id: str,
@@ -135,17 +195,62 @@ def refresh(
 
     The caller holds the subject's lock (see `lock`), so no other writer can interleave.
     """
-    evaluation = replay(uow, tenant_id, program, subject, as_of)
-    stored = uow.states.get(tenant_id, subject.group.id, subject.id)
-    old = stored.history if stored is not None else ()
-    same = 0
-    while same < min(len(old), len(evaluation.history)) and old[same] == evaluation.history[same]:
-        same += 1
-    new_records = evaluation.history[same:]
-    uow.states.save(tenant_id, program.id, evaluation.state, evaluation.history)
-    changes = [TierChange(program.id, subject.group.id, subject.id, r) for r in new_records]
+    return refresh_many(uow, tenant_id, program, [subject], as_of)
+
+
+def refresh_many(
+    uow: UnitOfWork,
+    tenant_id: str,
+    program: ProgramConfig,
+    subjects: Sequence[Subject],
+    as_of: datetime,
+) -> list[TierChange]:
+    """`refresh` every subject (all of `program`), in a few queries for all of them.
+
+    The caller holds every subject's lock. Changes come subject by subject, each in time order.
+    """
+    unique = list({s.key: s for s in subjects}.values())
+    if not unique:
+        return []
+    keys = [s.key for s in unique]
+    ledgers = uow.ledger.ledgers(
+        tenant_id,
+        program.id,
+        {m for s in unique for m in s.member_ids},
+        items=any(s.group.rules.qualifying.filters_items for s in unique),
+    )
+    assignments = uow.assignments.for_subjects(tenant_id, keys)
+    stored = uow.states.histories(tenant_id, keys)
+    writes: list[StateWrite] = []
+    changes: list[TierChange] = []
+    for subject in unique:
+        evaluation = evaluate(
+            subject.group.rules,
+            subject_id=subject.id,
+            enrolled_at=subject.enrolled_at,
+            entries=_pool(ledgers, subject.member_ids),
+            assignments=assignments.get(subject.key, ()),
+            as_of=as_of,
+        )
+        old = stored.get(subject.key, ())
+        new = evaluation.history
+        same = 0
+        while same < min(len(old), len(new)) and old[same] == new[same]:
+            same += 1
+        writes.append(StateWrite(evaluation.state, new, kept=same, stored=len(old)))
+        changes += [TierChange(program.id, subject.group.id, subject.id, r) for r in new[same:]]
+    uow.states.save_many(tenant_id, program.id, writes)
     uow.outbox.add([_event(tenant_id, change, as_of) for change in changes])
     return changes
+
+
+def _pool(ledgers: Mapping[str, list[Entry]], member_ids: Sequence[str]) -> list[Entry]:
+    if len(member_ids) == 1:
+        return ledgers.get(member_ids[0], [])
+    pooled = [e for m in member_ids for e in ledgers.get(m, ())]
+    # The clock orders entries itself (ties by id); this keeps each member's recorded order.
+    pooled.sort(key=lambda e: e.occurred_at)
+    return pooled
 
 
 def _event(tenant_id: str, change: TierChange, now: datetime) -> OutboxEvent:

@@ -26,8 +26,9 @@ from tierbook.service.subjects import (
     load_program,
     lock,
     refresh,
-    subject_by_id,
+    refresh_many,
     subject_for,
+    subjects_by_keys,
 )
 
 
@@ -103,10 +104,12 @@ def sweep(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> SweepReport:
-    """Move every state due by `as_of` forward, one committed batch at a time.
+    """Move every state due by `as_of` forward, one committed page at a time.
 
     Each state is re-evaluated as of `as_of`, which puts its next due instant after `as_of`,
-    so the loop ends and a second sweep finds nothing to do.
+    so the loop ends and a second sweep finds nothing to do. A page is read and written in a
+    few queries (see `refresh_many`); the same subjects' other due states join their page, so
+    each ledger is read once per sweep.
     """
     now = clock.now()
     at = not_in_future(as_of or now, now, "as_of")
@@ -117,35 +120,44 @@ def sweep(
             due = uow.states.due(at, batch_size)
             if not due:
                 break
+            pages: dict[tuple[str, int], list[tuple[int, str]]] = {}
             for tenant_id, program_id, group_id, subject_id in due:
+                pages.setdefault((tenant_id, program_id), []).append((group_id, subject_id))
+            moved = 0
+            for (tenant_id, program_id), keys in pages.items():
                 key = (tenant_id, program_id)
                 if key not in programs:
                     programs[key] = load_program(uow, tenant_id, program_id)
-                program = programs[key]
-                group = program.group(group_id)
-                subject = (
-                    None
-                    if group is None
-                    else subject_by_id(uow, tenant_id, program, group, subject_id)
-                )
-                if subject is None:
-                    # A state whose group or holder is gone: nothing will ever be due again.
-                    stored = uow.states.get(tenant_id, group_id, subject_id)
-                    assert stored is not None
-                    uow.states.save(
-                        tenant_id,
-                        program_id,
-                        _undue(stored.state),
-                        stored.history,
-                    )
-                    continue
-                lock(uow, tenant_id, program_id, [subject])
-                changes += len(refresh(uow, tenant_id, program, subject, at))
+                moved_page, changed = _sweep_page(uow, tenant_id, programs[key], keys, at)
+                moved += moved_page
+                changes += changed
             uow.commit()
-        states += len(due)
+        states += moved
         if progress is not None:
-            progress(len(due))
+            progress(moved)
     return SweepReport(states=states, changes=changes)
+
+
+def _sweep_page(
+    uow: UnitOfWork,
+    tenant_id: str,
+    program: ProgramConfig,
+    keys: list[tuple[int, str]],
+    at: datetime,
+) -> tuple[int, int]:
+    """Refresh a page of due states of one program; (states moved, changes)."""
+    # The other groups' states of the same holders, where due too, share their ledgers' read.
+    holders = {subject_id for _, subject_id in keys}
+    siblings = [(g.id, s) for g in program.groups for s in holders]
+    keys = list(dict.fromkeys([*keys, *uow.states.due_among(tenant_id, at, siblings)]))
+    subjects, orphans = subjects_by_keys(uow, tenant_id, program, keys)
+    for group_id, subject_id in orphans:
+        # A state whose group or holder is gone: nothing will ever be due again.
+        stored = uow.states.get(tenant_id, group_id, subject_id)
+        assert stored is not None
+        uow.states.save(tenant_id, program.id, _undue(stored.state), stored.history)
+    lock(uow, tenant_id, program.id, subjects)
+    return len(keys), len(refresh_many(uow, tenant_id, program, subjects, at))
 
 
 def _undue(state: TierState) -> TierState:

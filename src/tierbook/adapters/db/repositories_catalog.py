@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from tierbook.adapters.db.repositories import AnyRow, SqlRepository, missing_reference_raises
+from tierbook.adapters.db.repositories import (
+    AnyRow,
+    SqlRepository,
+    chunked,
+    missing_reference_raises,
+)
 from tierbook.adapters.db.serialize import custom_digest, custom_text
 from tierbook.adapters.db.tables import member_custom, members, programs
 from tierbook.domain.errors import DuplicateMember, UnknownMember, UnknownProgram
@@ -147,6 +152,33 @@ class SqlMemberRepository(SqlRepository):
             .order_by(members.c.id)
         )
         return [_member(row) for row in rows]
+
+    def get_many(self, tenant_id: str, member_ids: Iterable[str]) -> dict[str, Member]:
+        found: dict[str, Member] = {}
+        for chunk in chunked(sorted(set(member_ids))):
+            rows = self._conn.execute(
+                sa.select(members).where(members.c.tenant_id == tenant_id, members.c.id.in_(chunk))
+            )
+            found.update((row.id, _member(row)) for row in rows)
+        return found
+
+    def households(
+        self, tenant_id: str, program_id: int, household_ids: Iterable[str]
+    ) -> dict[str, list[Member]]:
+        found: dict[str, list[Member]] = {}
+        for chunk in chunked(sorted(set(household_ids))):
+            rows = self._conn.execute(
+                sa.select(members)
+                .where(
+                    members.c.tenant_id == tenant_id,
+                    members.c.program_id == program_id,
+                    members.c.household_id.in_(chunk),
+                )
+                .order_by(members.c.household_id, members.c.id)
+            )
+            for row in rows:
+                found.setdefault(row.household_id, []).append(_member(row))
+        return found
 
     def ids(self, tenant_id: str, program_id: int) -> list[str]:
         return list(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,10 +16,10 @@ from tierbook.adapters.db.repositories import (
     chunked,
     missing_reference_raises,
 )
-from tierbook.adapters.db.serialize import entry_from_row, entry_to_row
+from tierbook.adapters.db.serialize import entry_from_row, entry_to_row, from_scaled
 from tierbook.adapters.db.tables import assignments, ledger
 from tierbook.domain.errors import UnknownMember
-from tierbook.domain.ledger import Entry
+from tierbook.domain.ledger import Entry, EntryKind, Item
 from tierbook.domain.state import Assignment, AssignmentMode
 from tierbook.service.model import StoredAssignment, StoredEntryResult
 
@@ -92,6 +95,27 @@ class SqlLedgerRepository(SqlRepository):
         rows.sort(key=lambda row: (row["occurred_at"], row["seq"]))
         return [entry_from_row(row) for row in rows]
 
+    def ledgers(
+        self, tenant_id: str, program_id: int, member_ids: Iterable[str], *, items: bool = True
+    ) -> dict[str, list[Entry]]:
+        """Each member's entries in (occurred_at, recorded) order, read for evaluation.
+
+        One query per chunk of members, decoded without the generic row machinery (this is the
+        sweep's hottest read). `meta` is left out (the tier clock never reads it), and so are
+        `items` unless asked for (only an item filter reads them). Members without entries
+        are absent.
+        """
+        found: dict[str, list[Entry]] = {}
+        query = _WITH_ITEMS if items else _WITHOUT_ITEMS
+        for chunk in chunked(sorted(set(member_ids))):
+            rows = self._conn.execute(
+                query, {"tenant_id": tenant_id, "program_id": program_id, "member_ids": chunk}
+            )
+            for row in rows:
+                entry = _evaluated_entry(row, items=items)
+                found.setdefault(entry.member_id, []).append(entry)
+        return found
+
     def _ids_by_key(self, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in chunked(keys):
@@ -133,6 +157,23 @@ class SqlAssignmentRepository(SqlRepository):
         )
         return [_assignment(row) for row in rows]
 
+    def for_subjects(
+        self, tenant_id: str, keys: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], list[Assignment]]:
+        """Each (group_id, subject_id)'s assignments, ordered as `for_subject` orders them;
+        subjects without any are absent."""
+        c = assignments.c
+        found: dict[tuple[int, str], list[Assignment]] = {}
+        for chunk in chunked(sorted(set(keys))):
+            rows = self._conn.execute(
+                sa.select(assignments)
+                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
+                .order_by(c.group_id, c.subject_id, c.effective_at, c.seq)
+            )
+            for row in rows:
+                found.setdefault((row.group_id, row.subject_id), []).append(_assignment(row))
+        return found
+
     def end(self, tenant_id: str, group_id: int, subject_id: str, at: datetime) -> int:
         c = assignments.c
         return self._conn.execute(
@@ -172,4 +213,89 @@ def _assignment(row: AnyRow) -> Assignment:
         reason=row.reason,
         assigned_at=row.assigned_at,
         ended_at=row.ended_at,
+    )
+
+
+# -- the evaluation read --------------------------------------------------------------------------
+# Instants are selected as the driver gives them (text on SQLite, `timestamptz` on PostgreSQL)
+# and converted here, as `UtcDateTime` would convert them, at a fraction of the cost.
+
+
+def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    return sa.type_coerce(column, sa.Text()).label(column.name)
+
+
+def _evaluation_query(items: bool) -> sa.Select[Any]:
+    c = ledger.c
+    columns: list[sa.ColumnElement[Any]] = [
+        c.id,
+        c.member_id,
+        c.kind,
+        _raw(c.occurred_at),
+        _raw(c.recorded_at),
+        c.idempotency_key,
+        c.points,
+        c.spend,
+        c.units,
+        c.business_unit,
+        c.behaviour_type,
+        c.achievement_id,
+        c.reverses,
+    ]
+    if items:
+        columns.append(c["items"])
+    return (
+        sa.select(*columns)
+        .where(
+            c.tenant_id == sa.bindparam("tenant_id"),
+            c.program_id == sa.bindparam("program_id"),
+            c.member_id.in_(sa.bindparam("member_ids", expanding=True)),
+        )
+        .order_by(c.member_id, c.occurred_at, c.seq)
+    )
+
+
+_WITH_ITEMS = _evaluation_query(items=True)
+_WITHOUT_ITEMS = _evaluation_query(items=False)
+_KINDS = {kind.value: kind for kind in EntryKind}
+_amount = lru_cache(maxsize=65_536)(from_scaled)
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    instant: datetime = value
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+
+
+def _evaluated_entry(row: AnyRow, *, items: bool) -> Entry:
+    occurred_at = _instant(row[3])
+    assert occurred_at is not None, "occurred_at is NOT NULL"
+    return Entry(
+        id=row[0],
+        member_id=row[1],
+        occurred_at=occurred_at,
+        kind=_KINDS[row[2]],
+        points=_amount(row[6]),
+        spend=_amount(row[7]),
+        units=_amount(row[8]),
+        business_unit=row[9],
+        behaviour_type=row[10],
+        items=tuple(
+            Item(
+                sku=item["sku"],
+                category=item["category"],
+                quantity=Decimal(item["quantity"]),
+                amount=Decimal(item["amount"]),
+            )
+            for item in row[13]
+        )
+        if items
+        else (),
+        achievement_id=row[11],
+        reverses=row[12],
+        idempotency_key=row[5],
+        recorded_at=_instant(row[4]),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -13,6 +14,7 @@ from tierbook.adapters.db.serialize import state_from_dict, state_to_dict
 from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
 from tierbook.service.model import StoredState
+from tierbook.service.ports import StateWrite
 
 StateKey = tuple[int, str]
 
@@ -117,6 +119,102 @@ class SqlStateRepository(SqlRepository):
         )
         self._rewrite_history_tail(tenant_id, state.group_id, state.subject_id, history)
 
+    def histories(
+        self, tenant_id: str, keys: Sequence[StateKey]
+    ) -> dict[StateKey, tuple[HistoryRecord, ...]]:
+        c = tier_history.c
+        found: dict[StateKey, list[HistoryRecord]] = {}
+        for chunk in chunked(sorted(set(keys))):
+            rows = self._conn.execute(
+                sa.select(c.group_id, c.subject_id, c.at, c.from_tier_id, c.to_tier_id)
+                .add_columns(c.reason, c.figures)
+                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
+                .order_by(c.group_id, c.subject_id, c.seq)
+            )
+            for row in rows:
+                found.setdefault((row.group_id, row.subject_id), []).append(_record(row))
+        return {key: tuple(records) for key, records in found.items()}
+
+    def save_many(self, tenant_id: str, program_id: int, writes: Sequence[StateWrite]) -> None:
+        """Upsert every state in one statement; rewrite each history from its first record
+        that differs (`kept`), with one delete and one insert for all of them."""
+        if not writes:
+            return
+        now = self._now()
+        insert = self._insert(tier_states)
+        changed = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
+        self._conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=[
+                    tier_states.c.tenant_id,
+                    tier_states.c.group_id,
+                    tier_states.c.subject_id,
+                ],
+                set_={name: insert.excluded[name] for name in (*changed, "updated_at")},
+            ),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "group_id": w.state.group_id,
+                    "subject_id": w.state.subject_id,
+                    "program_id": program_id,
+                    "tier_id": w.state.tier_id,
+                    "as_of": w.state.as_of,
+                    "next_due_at": w.state.next_due_at,
+                    "stable_until": w.state.stable_until,
+                    "body": state_to_dict(w.state),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for w in writes
+            ],
+        )
+        stale = [
+            {
+                "t_id": tenant_id,
+                "g_id": w.state.group_id,
+                "s_id": w.state.subject_id,
+                "keep": w.kept,
+            }
+            for w in writes
+            if w.kept < w.stored
+        ]
+        if stale:
+            self._conn.execute(_DELETE_TAIL, stale)
+        fresh: list[dict[str, Any]] = [
+            {
+                "tenant_id": tenant_id,
+                "group_id": w.state.group_id,
+                "subject_id": w.state.subject_id,
+                "seq": seq,
+                "at": record.at,
+                "from_tier_id": record.from_tier_id,
+                "to_tier_id": record.to_tier_id,
+                "reason": record.reason.value,
+                "figures": record.figures,
+            }
+            for w in writes
+            for seq, record in enumerate(w.history[w.kept :], start=w.kept)
+        ]
+        if fresh:
+            self._conn.execute(sa.insert(tier_history), fresh)
+
+    def due_among(
+        self, tenant_id: str, as_of: datetime, keys: Sequence[StateKey]
+    ) -> list[StateKey]:
+        c = tier_states.c
+        found: list[StateKey] = []
+        for chunk in chunked(sorted(set(keys))):
+            rows = self._conn.execute(
+                sa.select(c.group_id, c.subject_id).where(
+                    c.tenant_id == tenant_id,
+                    sa.tuple_(c.group_id, c.subject_id).in_(chunk),
+                    c.next_due_at <= as_of,
+                )
+            )
+            found.extend((row.group_id, row.subject_id) for row in rows)
+        return found
+
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
         c = tier_states.c
         rows = self._conn.execute(
@@ -196,3 +294,11 @@ def _record(row: AnyRow) -> HistoryRecord:
         reason=Reason(row.reason),
         figures=row.figures,
     )
+
+
+_DELETE_TAIL = sa.delete(tier_history).where(
+    tier_history.c.tenant_id == sa.bindparam("t_id"),
+    tier_history.c.group_id == sa.bindparam("g_id"),
+    tier_history.c.subject_id == sa.bindparam("s_id"),
+    tier_history.c.seq >= sa.bindparam("keep"),
+)

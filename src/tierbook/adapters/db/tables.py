@@ -258,3 +258,47 @@ subject_locks = sa.Table(
     sa.Column("program_id", sa.BigInteger, nullable=False),
     sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
 )
+
+# -- what the vendor dialects keep (migration 0002) ----------------------------------------------
+
+# Exchange Solutions user sessions: a client opens one per member and reads through it until it
+# closes it or it expires.
+es_sessions = sa.Table(
+    "es_sessions",
+    metadata,
+    _tenant(),
+    sa.Column("correlation_id", sa.Text, nullable=False),
+    sa.Column("member_id", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("identifier_type", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "correlation_id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "member_id"], ["members.tenant_id", "members.id"], ondelete="CASCADE"
+    ),
+    sa.Index(None, "tenant_id", "expires_at"),
+)
+
+# Server-wide secrets tierbook makes for itself (the key that signs ES bearer tokens when
+# `TIERBOOK_TOKEN_SECRET` is unset): made once, kept, shared by every process.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Omneo's integer `id` of a profile-tier record: one per (member, group), handed out on first read.
+profile_tier_ids = sa.Table(
+    "profile_tier_ids",
+    metadata,
+    sa.Column("id", Seq, primary_key=True, autoincrement=True),
+    _tenant(),
+    sa.Column("group_id", sa.BigInteger, nullable=False),
+    sa.Column("member_id", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "group_id", "member_id"),
+)

@@ -20,6 +20,7 @@ from tierbook.adapters.db.repositories_ops import (
     SqlCheckpointRepository,
     SqlOutboxRepository,
 )
+from tierbook.adapters.db.repositories_sessions import SqlDialectRepository
 from tierbook.adapters.db.repositories_state import SqlStateRepository
 from tierbook.service.clocks import SystemClock
 from tierbook.service.ports import (
@@ -27,6 +28,7 @@ from tierbook.service.ports import (
     AssignmentRepository,
     CheckpointRepository,
     Clock,
+    DialectRepository,
     LedgerRepository,
     MemberRepository,
     OutboxRepository,
@@ -46,6 +48,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     keys: ApiKeyRepository
     checkpoints: CheckpointRepository
+    dialects: DialectRepository
 
     def __init__(
         self, engine: sa.Engine, *, write: bool = True, clock: Clock | None = None
@@ -75,6 +78,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(*args, write=self._write)
         self.keys = SqlApiKeyRepository(*args, write=self._write)
         self.checkpoints = SqlCheckpointRepository(*args, write=self._write)
+        self.dialects = SqlDialectRepository(*args, write=self._write)
         return self
 
     def __exit__(

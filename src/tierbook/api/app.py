@@ -1,0 +1,81 @@
+"""The ASGI application: native API, vendor dialects, one error mapping, a body size limit."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tierbook import __version__
+from tierbook.api import dialects, errors
+from tierbook.api.native.routes import router as native_router
+from tierbook.api.responses import JsonResponse
+from tierbook.api.security import KeyVerifier
+from tierbook.bootstrap import Container
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(self.limit)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = errors.ApiError(413, "payload_too_large", f"body exceeds {self.limit} bytes")
+        response = errors.render(Request(scope, receive), error)
+        await response(scope, receive, send)
+
+
+class _TooLarge(HTTPException):
+    """Raised from `receive`: an HTTPException, so the framework (which turns any other error
+    while reading a body into a 400) passes it on to the error handlers as a 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"body exceeds {limit} bytes")
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="tierbook",
+        version=__version__,
+        summary="An open-source loyalty tier engine.",
+        default_response_class=JsonResponse,
+    )
+    app.state.container = container
+    app.state.keys = KeyVerifier(container.uow_factory, container.settings.key_cache_seconds)
+    errors.install(app)
+    app.include_router(native_router)
+    dialects.include_dialects(app)
+    app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
