@@ -1,0 +1,518 @@
+"""Fresh benchmark databases, and a bulk loader for millions of members and entries.
+
+The loader writes straight into the tables tierbook's migrations create (the same columns, the
+same encodings: every value goes through the column type's own bind processor), in large
+transactions: `executemany` in big chunks on SQLite, `COPY` on PostgreSQL. What it measures is
+loading, which no benchmark times.
+
+Besides members and their ledgers it writes one stale tier state per subject (member, or
+household in household groups): the state as of enrolment, marked due at once and stable until
+then, so that no read trusts it and `tierbook sweep` re-evaluates every subject from its ledger.
+That is what a database holds after a migration that imported members and history directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench import generate as gen
+from bench.common import say
+from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.migrate import upgrade
+from tierbook.adapters.db.serialize import custom_digest, custom_text, state_to_dict
+from tierbook.adapters.db.tables import (
+    AMOUNT_SCALE,
+    ledger,
+    member_custom,
+    members,
+    tier_history,
+    tier_states,
+)
+from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
+from tierbook.domain.clock import evaluate
+from tierbook.domain.rules import Context
+from tierbook.service import auth, programs
+from tierbook.service.clocks import FixedClock
+from tierbook.service.documents import parse_document
+from tierbook.service.model import ProgramConfig
+
+POSTGRES_SERVER = os.environ.get(
+    "TIERBOOK_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+"""The PostgreSQL server for benchmark databases (they are created and dropped there)."""
+CHUNK = 20_000
+LOADED_AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+Log = Callable[[str], None]
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+
+def fresh_sqlite(path: Path) -> str:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+def fresh_postgres(name: str) -> str:
+    """Drop and create database `name` on the benchmark server; the migrated database's URL."""
+    admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    url = f"{POSTGRES_SERVER}/{name}"
+    upgrade(url)
+    return url
+
+
+def drop_postgres(name: str) -> None:
+    admin = sa.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def fresh_database(backend: str, where: Path, name: str) -> str:
+    """A new, migrated, empty database: a SQLite file under `where`, or a PostgreSQL database."""
+    if backend == "sqlite":
+        return fresh_sqlite(where / f"{name}.db")
+    return fresh_postgres(name)
+
+
+def backend_of(url: str) -> str:
+    return make_url(url).get_backend_name()
+
+
+def install_program(url: str) -> ProgramConfig:
+    engine = make_engine(url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            applied = programs.put_program(
+                uow,
+                FixedClock(LOADED_AT),
+                tenant_id=gen.TENANT,
+                document=parse_document(gen.program_document()),
+            )
+            uow.commit()
+    finally:
+        engine.dispose()
+    return applied.program
+
+
+def create_key(url: str, scopes: frozenset[str] = frozenset({"admin"})) -> str:
+    """A new API key for the benchmark tenant; its token (`ID.SECRET`)."""
+    engine = make_engine(url)
+    try:
+        with SqlUnitOfWorkFactory(engine)() as uow:
+            _, token = auth.create_key(
+                uow, FixedClock(LOADED_AT), tenant_id=gen.TENANT, name="bench", scopes=scopes
+            )
+            uow.commit()
+    finally:
+        engine.dispose()
+    return token
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """Values in a table's column order, through each column's bind processor."""
+
+    def __init__(self, engine: sa.Engine, table: sa.Table, columns: Sequence[str]) -> None:
+        dialect = engine.dialect
+        self.table = table
+        self.columns = tuple(columns)
+        self._processors = [
+            (i, p)
+            for i, name in enumerate(columns)
+            if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+
+    def __call__(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        row = list(values)
+        for i, process in self._processors:
+            if row[i] is not None:
+                row[i] = process(row[i])
+        return tuple(row)
+
+
+def _writer(engine: sa.Engine) -> Callable[[sa.Table, Sequence[str], list[tuple[Any, ...]]], None]:
+    """A function that appends rows to a table on a raw connection in one open transaction."""
+    raw = engine.raw_connection()
+    postgres = engine.dialect.name == "postgresql"
+    cursor = raw.cursor()
+    if not postgres:
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA cache_size=-1000000")
+        cursor.execute("BEGIN")
+
+    def write(table: sa.Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if postgres:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+
+    def commit() -> None:
+        if postgres:
+            raw.commit()
+        else:
+            cursor.execute("COMMIT")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        raw.close()
+
+    write.commit = commit  # type: ignore[attr-defined]
+    return write
+
+
+MEMBER_COLUMNS = (
+    "tenant_id",
+    "id",
+    "program_id",
+    "email",
+    "phone",
+    "custom",
+    "household_id",
+    "enrolled_at",
+    "created_at",
+    "updated_at",
+)
+CUSTOM_COLUMNS = ("tenant_id", "member_id", "name", "value", "digest")
+LEDGER_COLUMNS = (
+    "tenant_id",
+    "id",
+    "program_id",
+    "member_id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "idempotency_key",
+    "points",
+    "spend",
+    "units",
+    "business_unit",
+    "behaviour_type",
+    "achievement_id",
+    "reverses",
+    "items",
+    "meta",
+)
+STATE_COLUMNS = (
+    "tenant_id",
+    "group_id",
+    "subject_id",
+    "program_id",
+    "tier_id",
+    "as_of",
+    "next_due_at",
+    "stable_until",
+    "body",
+    "created_at",
+    "updated_at",
+)
+HISTORY_COLUMNS = (
+    "tenant_id",
+    "group_id",
+    "subject_id",
+    "seq",
+    "at",
+    "from_tier_id",
+    "to_tier_id",
+    "reason",
+    "figures",
+)
+_CENT = AMOUNT_SCALE // 100
+_EMPTY: dict[str, Any] = {}
+
+
+def ledger_values(entry: gen.GenEntry) -> tuple[Any, ...]:
+    """An entry as the `ledger` columns hold it (before bind processing), id = key."""
+    items = [
+        {"sku": s, "category": c, "quantity": str(q), "amount": _money(a)}
+        for s, c, q, a in entry.items
+    ]
+    return (
+        gen.TENANT,
+        entry.key,
+        gen.PROGRAM_ID,
+        entry.member_id,
+        entry.kind.value,
+        entry.occurred_at,
+        entry.occurred_at,
+        entry.key,
+        entry.points * AMOUNT_SCALE,
+        entry.spend_cents * _CENT,
+        entry.units * AMOUNT_SCALE,
+        entry.business_unit,
+        entry.behaviour_type,
+        entry.achievement_id,
+        entry.reverses,
+        items,
+        _EMPTY,
+    )
+
+
+def _money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+# -- stale states -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stubs:
+    """Per group, the enrolment state's stored body, with its instants replaced per subject."""
+
+    program: ProgramConfig
+    templates: dict[int, tuple[dict[str, Any], dict[str, Any], int | None]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        probe = datetime(2024, 1, 1, tzinfo=UTC)
+        for group in self.program.groups:
+            evaluation = evaluate(
+                group.rules, subject_id="-", enrolled_at=probe, entries=(), as_of=probe
+            )
+            body = state_to_dict(evaluation.state)
+            record = evaluation.history[0]
+            self.templates[group.id] = (
+                body,
+                {"from": record.from_tier_id, "to": record.to_tier_id, "reason": record.reason},
+                evaluation.state.tier_id,
+            )
+
+    def rows(
+        self, group_id: int, subject_id: str, enrolled_at: datetime
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        body, record, tier_id = self.templates[group_id]
+        text = enrolled_at.astimezone(UTC).isoformat()
+        stub = dict(body)
+        stub.update(
+            subject_id=subject_id,
+            as_of=text,
+            enrolled_at=text,
+            achieved_at=text,
+            tier_year_start=text,
+            # Stale on purpose: due now, and trusted by no read (see the module docstring).
+            anniversary_at=None,
+            next_due_at=text,
+            stable_until=text,
+        )
+        stub["figures"] = dict(body["figures"], window_from=None, window_to=text)
+        stub["figures"]["next_progress_change_at"] = None
+        state = (
+            gen.TENANT,
+            group_id,
+            subject_id,
+            gen.PROGRAM_ID,
+            tier_id,
+            enrolled_at,
+            enrolled_at,
+            enrolled_at,
+            stub,
+            LOADED_AT,
+            LOADED_AT,
+        )
+        history = (
+            gen.TENANT,
+            group_id,
+            subject_id,
+            0,
+            enrolled_at,
+            record["from"],
+            record["to"],
+            record["reason"].value,
+            _EMPTY,
+        )
+        return state, history
+
+
+# -- the load -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    members: int = 0
+    households: int = 0
+    entries: int = 0
+    states: int = 0
+    points_scaled: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "members": self.members,
+            "households": self.households,
+            "entries": self.entries,
+            "states": self.states,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def bulk_load(
+    url: str,
+    shape: gen.Shape,
+    program: ProgramConfig,
+    *,
+    ledger_csv: Path | None = None,
+    log: Log = say,
+    every: int = 100_000,
+) -> LoadReport:
+    """Write `shape`'s members, ledgers and stale states into a migrated database.
+
+    `ledger_csv`, if given, receives (member_id, occurred_at, kind, points, spend, units) of
+    every entry written, for the DuckDB reference query.
+    """
+    began = time.perf_counter()
+    engine = make_engine(url)
+    report = LoadReport()
+    write = _writer(engine)
+    member_rows = _Rows(engine, members, MEMBER_COLUMNS)
+    custom_rows = _Rows(engine, member_custom, CUSTOM_COLUMNS)
+    ledger_rows = _Rows(engine, ledger, LEDGER_COLUMNS)
+    state_rows = _Rows(engine, tier_states, STATE_COLUMNS)
+    history_rows = _Rows(engine, tier_history, HISTORY_COLUMNS)
+    stubs = _Stubs(program)
+    individual = [
+        g.id for g in program.groups if g.active and g.rules.context is Context.INDIVIDUAL
+    ]
+    pooled = [g.id for g in program.groups if g.active and g.rules.context is Context.HOUSEHOLD]
+    household_enrolled: dict[str, datetime] = {}
+    sink = ledger_csv.open("w", newline="") if ledger_csv is not None else None
+    out = csv.writer(sink) if sink is not None else None
+    batch: dict[str, list[tuple[Any, ...]]] = {"m": [], "c": [], "l": [], "s": [], "h": []}
+
+    def flush() -> None:
+        write(members, MEMBER_COLUMNS, batch["m"])
+        write(member_custom, CUSTOM_COLUMNS, batch["c"])
+        write(ledger, LEDGER_COLUMNS, batch["l"])
+        write(tier_states, STATE_COLUMNS, batch["s"])
+        write(tier_history, HISTORY_COLUMNS, batch["h"])
+        for rows in batch.values():
+            rows.clear()
+
+    try:
+        for person in gen.members(shape):
+            batch["m"].append(
+                member_rows(
+                    (
+                        gen.TENANT,
+                        person.id,
+                        gen.PROGRAM_ID,
+                        person.email,
+                        person.phone,
+                        person.custom,
+                        person.household_id,
+                        person.enrolled_at,
+                        LOADED_AT,
+                        LOADED_AT,
+                    )
+                )
+            )
+            for name, value in person.custom.items():
+                text = custom_text(value)
+                if text is not None:
+                    batch["c"].append(
+                        custom_rows((gen.TENANT, person.id, name, text, custom_digest(text)))
+                    )
+            entries = gen.member_entries(shape, person)
+            for entry in entries:
+                batch["l"].append(ledger_rows(ledger_values(entry)))
+                report.points_scaled += entry.points
+                if out is not None:
+                    out.writerow(
+                        (
+                            entry.member_id,
+                            entry.occurred_at.isoformat(),
+                            entry.kind.value,
+                            entry.points,
+                            entry.spend_cents,
+                            entry.units,
+                        )
+                    )
+            subjects = [(g, person.id, person.enrolled_at) for g in individual]
+            if person.household_id is None:
+                subjects += [(g, person.id, person.enrolled_at) for g in pooled]
+            else:
+                first = household_enrolled.get(person.household_id)
+                household_enrolled[person.household_id] = (
+                    person.enrolled_at if first is None else min(first, person.enrolled_at)
+                )
+            for group_id, subject_id, enrolled_at in subjects:
+                state, history = stubs.rows(group_id, subject_id, enrolled_at)
+                batch["s"].append(state_rows(state))
+                batch["h"].append(history_rows(history))
+            report.members += 1
+            report.entries += len(entries)
+            report.states += len(subjects)
+            if len(batch["l"]) >= CHUNK:
+                flush()
+            if report.members % every == 0:
+                rate = report.entries / (time.perf_counter() - began)
+                log(
+                    f"loaded {report.members:,} members, {report.entries:,} entries ({rate:,.0f}/s)"
+                )
+        # Households last: a household's enrolment is its first member's.
+        for household_id, enrolled_at in sorted(household_enrolled.items()):
+            for group_id in pooled:
+                state, history = stubs.rows(group_id, household_id, enrolled_at)
+                batch["s"].append(state_rows(state))
+                batch["h"].append(history_rows(history))
+                report.states += 1
+            if len(batch["s"]) >= CHUNK:
+                flush()
+        report.households = len(household_enrolled)
+        flush()
+        write.commit()  # type: ignore[attr-defined]
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("ANALYZE")
+    finally:
+        if sink is not None:
+            sink.close()
+        engine.dispose()
+    report.seconds = time.perf_counter() - began
+    log(
+        f"loaded {report.members:,} members, {report.households:,} households, "
+        f"{report.entries:,} entries, {report.states:,} states in {report.seconds:,.0f} s"
+    )
+    return report
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
