@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -64,16 +65,16 @@ class PeriodCalendar:
         return cls(period=period, tz=tz, anchor=anchor)
 
     def start_date(self, k: int) -> date:
-        return self.anchor + relativedelta(months=k * self.period.months)
+        return _period_start(self.anchor, _MONTHS[self.period], k)
 
     def end(self, k: int) -> datetime:
-        return _local_instant(self.start_date(k + 1) - timedelta(days=1), END_OF_DAY, self.tz)
+        return _period_end(self.anchor, _MONTHS[self.period], self.tz, k)
 
     def index(self, instant: datetime) -> int:
         """The k whose period holds `instant`."""
         local = instant.astimezone(self.tz).date()
         months = (local.year - self.anchor.year) * 12 + local.month - self.anchor.month
-        k = months // self.period.months
+        k = months // _MONTHS[self.period]
         while self.end(k) < instant:
             k += 1
         while self.end(k - 1) >= instant:
@@ -84,3 +85,18 @@ class PeriodCalendar:
         """`(previous period's end, this period's end)` for the period holding `instant`."""
         k = self.index(instant)
         return self.end(k - 1), self.end(k)
+
+
+_MONTHS = {period: period.months for period in Period}
+
+
+# Period boundaries are a handful of dates per program, asked for at almost every step of the
+# clock: computed once each.
+@lru_cache(maxsize=8192)
+def _period_start(anchor: date, months: int, k: int) -> date:
+    return anchor + relativedelta(months=k * months)
+
+
+@lru_cache(maxsize=8192)
+def _period_end(anchor: date, months: int, tz: ZoneInfo, k: int) -> datetime:
+    return _local_instant(_period_start(anchor, months, k + 1) - timedelta(days=1), END_OF_DAY, tz)

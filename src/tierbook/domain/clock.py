@@ -105,6 +105,8 @@ class _Run:
             rules.qualifying,
         )
         self.explain = explain
+        self.metric = self.ledger.series(rules.metric)
+        self.window_span = timedelta(days=rules.window.days)
         self.history: list[HistoryRecord] = []
         self.trace: list[Decision] = []
         # An assignment over before the member exists never took effect.
@@ -139,7 +141,14 @@ class _Run:
         self._batches: dict[datetime, list[Entry]] = {}
         for entry in self.ledger.entries:
             self._batches.setdefault(entry.occurred_at, []).append(entry)
-        self._qualifying_ids = {e.id for e in self.ledger.qualifying}
+        self._active_instants = {
+            e.occurred_at for e in self.ledger.qualifying if e.counts_as_activity
+        }
+        self._refund_instants = {
+            e.occurred_at
+            for e in self.ledger.entries
+            if e.kind is EntryKind.REFUND and e.reverses is not None
+        }
         self._entry_times = sorted(self._batches)
         self._entry_cursor = 0
         self._assign_cursor = 0
@@ -150,6 +159,7 @@ class _Run:
     def advance(self, until: datetime) -> None:
         repeats = 0
         while True:
+            self._absorb_quiet_entries(until)
             at = self._next_instant()
             if at is None or at > until:
                 break
@@ -159,6 +169,43 @@ class _Run:
             self.now = at
             self._step(at)
         self.now = until
+
+    def _absorb_quiet_entries(self, until: datetime) -> None:
+        """Pass over the entries that cannot change the state but for `last_activity_at`.
+
+        An entry changes nothing else when no grace period or pending promotion is running,
+        no refund in its instant could reverse a tier, and the window value stays below the
+        next tier's `value_min` (thresholds rise with rank, and every upgrade needs its own).
+        Such entries are taken in one tight loop up to the next instant where anything else
+        happens (due work, an assignment edge, `until`); the result is the same as stepping
+        through them one by one, which `explain` still does, to note each of them.
+        """
+        if (
+            self.explain
+            or self.grace_until is not None
+            or self.pending_at is not None
+            or self._locked
+            or self._entry_cursor >= len(self._entry_times)
+        ):
+            return
+        edges = [until, self.next_due(), self.assignment_ends, self._next_assignment_start()]
+        horizon = min(e for e in edges if e is not None)
+        above = self.rules.above(self.tier)
+        threshold = None if above is None else above.value_min
+        reevaluate = self.rules.reversals is ReversalPolicy.REEVALUATE
+        times = self._entry_times
+        i = self._entry_cursor
+        while i < len(times):
+            at = times[i]
+            if at >= horizon or (reevaluate and at in self._refund_instants):
+                break
+            if threshold is not None and self.window_value(at) >= threshold:
+                break
+            if at in self._active_instants:
+                self.last_activity_at = at
+            self.now = at
+            i += 1
+        self._entry_cursor = i
 
     def _next_instant(self) -> datetime | None:
         candidates = [
@@ -226,19 +273,24 @@ class _Run:
     def window_bounds(self, at: datetime) -> tuple[datetime | None, datetime]:
         window = self.rules.window
         if window.kind is WindowKind.ROLLING:
-            return at - timedelta(days=window.days), at
+            return at - self.window_span, at
         if window.kind is WindowKind.CALENDAR:
             return self.calendar.bounds(at)[0], at
         return None, at
 
     def window_value(self, at: datetime, metric: Metric | None = None) -> Decimal:
-        start, end = self.window_bounds(at)
-        return self.ledger.value(metric or self.rules.metric, start, end)
+        series = self.metric if metric is None else self.ledger.series(metric)
+        kind = self.rules.window.kind
+        if kind is WindowKind.ROLLING:
+            return series.value(at - self.window_span, at)
+        if kind is WindowKind.CALENDAR:
+            return series.value(self.calendar.bounds(at)[0], at)
+        return series.cumulative(at)
 
     def progress(self, at: datetime) -> Decimal:
         if self.tier is None:
             return ZERO
-        return self.ledger.value(self.rules.metric, self.year_start, at)
+        return self.metric.value(self.year_start, at)
 
     def _standing(self, at: datetime) -> Decimal:
         return self.credit + self.progress(at)
@@ -262,7 +314,7 @@ class _Run:
 
     def _on_entries(self, at: datetime) -> None:
         batch = self._batches[at]
-        if any(e.counts_as_activity and e.id in self._qualifying_ids for e in batch):
+        if at in self._active_instants:
             self.last_activity_at = at
         if self.explain:
             self._note_entries(at, batch)

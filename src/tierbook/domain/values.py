@@ -38,9 +38,12 @@ class Series:
 
     def value(self, start: datetime | None, end: datetime) -> Decimal:
         """`V(start, end)`: contributions with `start < occurred_at <= end`."""
-        if start is not None and start >= end:
+        if start is None:
+            return self.totals[bisect_right(self.times, end)]
+        if start >= end:
             return ZERO
-        return self.cumulative(end) - self.cumulative(start)
+        times, totals = self.times, self.totals
+        return totals[bisect_right(times, end)] - totals[bisect_right(times, start)]
 
     def first_after(self, start: datetime | None, end: datetime, *, positive: bool) -> int | None:
         """Index of the first contribution in `(start, end]` (positive ones only if asked)."""
