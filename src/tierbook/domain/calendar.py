@@ -34,8 +34,14 @@ def end_of_day(instant: datetime, tz: ZoneInfo) -> datetime:
 
 
 def add_months(instant: datetime, months: int, tz: ZoneInfo) -> datetime:
-    local = instant.astimezone(tz).replace(tzinfo=None) + relativedelta(months=months)
+    local = instant.astimezone(tz).replace(tzinfo=None) + _months(months)
     return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+@lru_cache(maxsize=1024)
+def _months(months: int) -> relativedelta:
+    # A relativedelta is immutable once made, and making one costs more than adding it.
+    return relativedelta(months=months)
 
 
 def anniversary(achieved_at: datetime, term_months: int, tz: ZoneInfo) -> datetime:

@@ -55,10 +55,10 @@ class Entry:
         if self.occurred_at.tzinfo is None:
             raise InvalidEntry("occurred_at must carry a UTC offset", field="occurred_at")
         if self.kind is EntryKind.REFUND:
-            if any(v > 0 for v in (self.points, self.spend, self.units)):
+            if self.points > 0 or self.spend > 0 or self.units > 0:
                 raise InvalidEntry("a refund carries negative (or zero) amounts", field="points")
-        elif self.kind is EntryKind.PURCHASE and any(
-            v < 0 for v in (self.points, self.spend, self.units)
+        elif self.kind is EntryKind.PURCHASE and (
+            self.points < 0 or self.spend < 0 or self.units < 0
         ):
             raise InvalidEntry(
                 "a purchase carries positive amounts; record a refund to reverse one",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from itertools import accumulate
+from functools import cached_property
 
 from tierbook.domain.ledger import ZERO, Entry, contribution, qualifies, visit_reversals
 from tierbook.domain.rules import Metric, QualifyingFilter
@@ -20,15 +20,6 @@ class Series:
     times: tuple[datetime, ...]
     amounts: tuple[Decimal, ...]
     totals: tuple[Decimal, ...]
-
-    @classmethod
-    def build(cls, points: Sequence[tuple[datetime, Decimal]]) -> Series:
-        kept = [(t, a) for t, a in points if a != 0]
-        return cls(
-            times=tuple(t for t, _ in kept),
-            amounts=tuple(a for _, a in kept),
-            totals=tuple(accumulate((a for _, a in kept), initial=ZERO)),
-        )
 
     def cumulative(self, at: datetime | None) -> Decimal:
         """Sum of contributions with `occurred_at <= at` (nothing for `None`)."""
@@ -65,23 +56,43 @@ class Ledger:
         self.entries = ordered
         self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
         self._filter = qualifying
-        self._reversed_visits = visit_reversals(ordered)
         self._series: dict[Metric, Series] = {}
-        self.by_id = {e.id: e for e in ordered}
+
+    @cached_property
+    def by_id(self) -> dict[str, Entry]:
+        return {e.id: e for e in self.entries}
+
+    @cached_property
+    def _reversed_visits(self) -> set[str]:
+        return visit_reversals(self.entries)
 
     def series(self, metric: Metric) -> Series:
         found = self._series.get(metric)
         if found is None:
-            found = Series.build(
-                [(e.occurred_at, self._amount(e, metric)) for e in self.qualifying]
-            )
+            found = self._build(metric)
             self._series[metric] = found
         return found
 
-    def _amount(self, entry: Entry, metric: Metric) -> Decimal:
-        if metric is Metric.VISITS and entry.id in self._reversed_visits:
-            return Decimal(-1)
-        return contribution(entry, metric, self._filter)
+    def _build(self, metric: Metric) -> Series:
+        # One pass, no intermediate lists: a series is built for every group of every state a
+        # sweep moves.
+        times: list[datetime] = []
+        amounts: list[Decimal] = []
+        totals = [ZERO]
+        total = ZERO
+        rules = self._filter
+        reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
+        for entry in self.qualifying:
+            if entry.id in reversed_visits:
+                amount = Decimal(-1)
+            else:
+                amount = contribution(entry, metric, rules)
+            if amount:
+                times.append(entry.occurred_at)
+                amounts.append(amount)
+                total += amount
+                totals.append(total)
+        return Series(times=tuple(times), amounts=tuple(amounts), totals=tuple(totals))
 
     def value(self, metric: Metric, start: datetime | None, end: datetime) -> Decimal:
         return self.series(metric).value(start, end)

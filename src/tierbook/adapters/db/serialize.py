@@ -136,10 +136,16 @@ def history_from_dict(body: Mapping[str, Any]) -> HistoryRecord:
 
 
 def _encode(value: Any) -> Any:
-    if value is None or (isinstance(value, bool | int | str) and not isinstance(value, Enum)):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    encode = _ENCODERS.get(kind)
+    if encode is not None:
+        return encode(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, bool | int | str):
+        return value
     if isinstance(value, datetime):
         return instant_to_text(value)
     if isinstance(value, Decimal):
@@ -151,8 +157,30 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__}")
 
 
+def _utc_text(value: datetime) -> str:
+    if value.tzinfo is UTC:
+        return value.isoformat()
+    return instant_to_text(value)
+
+
+# The exact types the state is made of, encoded without a chain of isinstance checks (a state
+# is written for every member a sweep moves).
+_PLAIN: frozenset[type] = frozenset({type(None), bool, int, str})
+_ENCODERS: dict[type, Any] = {
+    datetime: _utc_text,
+    Decimal: str,
+    dict: lambda value: {str(k): _encode(v) for k, v in value.items()},
+}
+
+
+@cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _encode_dataclass(value: Any) -> dict[str, Any]:
-    return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _field_names(type(value))  # type: ignore[arg-type]  # a class is hashable
+    return {name: _encode(getattr(value, name)) for name in names}
 
 
 @cache
