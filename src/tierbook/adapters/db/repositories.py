@@ -8,7 +8,7 @@ checkpoints). None of them commits; the unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -48,6 +48,23 @@ class SqlRepository:
 def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def key_chunks(
+    keys: Iterable[tuple[int, str]], size: int = CHUNK
+) -> Iterator[tuple[int, Sequence[str]]]:
+    """`(group_id, subject_ids)` chunks of (group_id, subject_id) keys, in key order.
+
+    A lookup by many keys is written `group_id = ? AND subject_id IN (…)`, one group at a time,
+    rather than `(group_id, subject_id) IN (…)`: SQLite's planner cannot use the primary key for
+    a row-value `IN` list and would scan every row of the tenant instead.
+    """
+    by_group: dict[int, list[str]] = {}
+    for group_id, subject_id in sorted(set(keys)):
+        by_group.setdefault(group_id, []).append(subject_id)
+    for group_id, subject_ids in by_group.items():
+        for chunk in chunked(subject_ids, size):
+            yield group_id, chunk
 
 
 @contextmanager

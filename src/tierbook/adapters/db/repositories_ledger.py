@@ -14,6 +14,7 @@ from tierbook.adapters.db.repositories import (
     AnyRow,
     SqlRepository,
     chunked,
+    key_chunks,
     missing_reference_raises,
 )
 from tierbook.adapters.db.serialize import entry_from_row, entry_to_row, from_scaled
@@ -164,10 +165,14 @@ class SqlAssignmentRepository(SqlRepository):
         subjects without any are absent."""
         c = assignments.c
         found: dict[tuple[int, str], list[Assignment]] = {}
-        for chunk in chunked(sorted(set(keys))):
+        for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
                 sa.select(assignments)
-                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
+                .where(
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
+                )
                 .order_by(c.group_id, c.subject_id, c.effective_at, c.seq)
             )
             for row in rows:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from tierbook.adapters.db.repositories import AnyRow, SqlRepository, chunked
+from tierbook.adapters.db.repositories import AnyRow, SqlRepository, chunked, key_chunks
 from tierbook.adapters.db.serialize import state_from_dict, state_to_dict
 from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
@@ -74,10 +74,12 @@ class SqlStateRepository(SqlRepository):
     def get_states(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, TierState]:
         c = tier_states.c
         found: dict[StateKey, TierState] = {}
-        for chunk in chunked(sorted(set(keys))):
+        for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
                 sa.select(c.group_id, c.subject_id, c.body).where(
-                    c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk)
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
                 )
             )
             found.update(
@@ -124,11 +126,15 @@ class SqlStateRepository(SqlRepository):
     ) -> dict[StateKey, tuple[HistoryRecord, ...]]:
         c = tier_history.c
         found: dict[StateKey, list[HistoryRecord]] = {}
-        for chunk in chunked(sorted(set(keys))):
+        for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
                 sa.select(c.group_id, c.subject_id, c.at, c.from_tier_id, c.to_tier_id)
                 .add_columns(c.reason, c.figures)
-                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
+                .where(
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
+                )
                 .order_by(c.group_id, c.subject_id, c.seq)
             )
             for row in rows:
@@ -204,11 +210,12 @@ class SqlStateRepository(SqlRepository):
     ) -> list[StateKey]:
         c = tier_states.c
         found: list[StateKey] = []
-        for chunk in chunked(sorted(set(keys))):
+        for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
                 sa.select(c.group_id, c.subject_id).where(
                     c.tenant_id == tenant_id,
-                    sa.tuple_(c.group_id, c.subject_id).in_(chunk),
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
                     c.next_due_at <= as_of,
                 )
             )
