@@ -1,8 +1,12 @@
-"""The one place that builds the engine, unit of work and clock from settings."""
+"""The one place that builds the engine, unit of work and clock from settings, and the sweep's
+worker processes from the same settings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import get_context
+from multiprocessing.pool import Pool
 
 from sqlalchemy.engine import Engine
 
@@ -11,7 +15,9 @@ from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
 from tierbook.config import Settings
 from tierbook.service.clocks import SystemClock
+from tierbook.service.model import ProgramConfig
 from tierbook.service.ports import Clock, UnitOfWorkFactory
+from tierbook.service.sweep import EvaluatedPage, SweepPage, evaluate_page
 
 
 @dataclass
@@ -39,3 +45,46 @@ def bootstrap(
         uow_factory=SqlUnitOfWorkFactory(engine, clock=clock),
         clock=clock,
     )
+
+
+# -- sweep workers ------------------------------------------------------------------------------
+
+_worker: tuple[UnitOfWorkFactory, dict[tuple[str, int], ProgramConfig]] | None = None
+
+
+def _start_worker(database_url: str) -> None:
+    global _worker
+    container = bootstrap(Settings(database_url=database_url))
+    _worker = (container.uow_factory, {})
+
+
+def _evaluate_in_worker(page: SweepPage) -> EvaluatedPage:
+    assert _worker is not None, "the worker was not started"
+    uow_factory, programs = _worker
+    return evaluate_page(uow_factory, page, programs)
+
+
+class ProcessEvaluator:
+    """Evaluates sweep pages in `workers` processes, each with its own database connection.
+
+    The pool starts on first use (a sweep with little to do never pays for it); `close` stops it.
+    Processes are spawned, not forked, so no connection of this process is shared with them.
+    """
+
+    def __init__(self, settings: Settings, workers: int) -> None:
+        self._database_url = settings.database_url
+        self._workers = workers
+        self._pool: Pool | None = None
+
+    def __call__(self, pages: Sequence[SweepPage]) -> Iterator[EvaluatedPage]:
+        if self._pool is None:
+            self._pool = get_context("spawn").Pool(
+                self._workers, initializer=_start_worker, initargs=(self._database_url,)
+            )
+        return self._pool.imap_unordered(_evaluate_in_worker, pages)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None

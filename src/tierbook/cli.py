@@ -7,6 +7,7 @@ tierbook's error tree prints as one line on stderr and exits 1; a usage error ex
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,7 @@ from rich.progress import (
 
 from tierbook import cli_keys
 from tierbook import cli_render as render
-from tierbook.bootstrap import Container
+from tierbook.bootstrap import Container, ProcessEvaluator
 from tierbook.cli_common import (
     AsJson,
     AsOf,
@@ -40,7 +41,8 @@ from tierbook.cli_common import (
 )
 from tierbook.cli_import import run_import
 from tierbook.domain.errors import InvalidRules, UnknownGroup
-from tierbook.service import activities, queries, tiers
+from tierbook.service import activities, queries
+from tierbook.service import sweep as sweeping
 from tierbook.service.documents import parse_document
 from tierbook.service.programs import put_program
 from tierbook.service.queries import TierView
@@ -182,8 +184,19 @@ def import_(
     )
 
 
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Processes that evaluate due states (default: one per CPU, at most 8); "
+        "writes stay in this one",
+    ),
+]
+
+
 @app.command()
-def sweep(as_of: AsOf = None) -> None:
+def sweep(as_of: AsOf = None, workers: Workers = min(8, os.cpu_count() or 1)) -> None:
     """Move every tier state that is due (anniversaries, grace ends, ...) forward."""
     at = instant(as_of)
     # Shown from the first committed batch on, so a sweep with nothing to do (or refused) is quiet.
@@ -201,9 +214,18 @@ def sweep(as_of: AsOf = None) -> None:
         progress.advance(task, states)
 
     with opened() as container:
+        evaluator = ProcessEvaluator(container.settings, workers) if workers > 1 else None
         try:
-            report = tiers.sweep(container.uow_factory, container.clock, as_of=at, progress=advance)
+            report = sweeping.sweep(
+                container.uow_factory,
+                container.clock,
+                as_of=at,
+                progress=advance,
+                evaluator=evaluator,
+            )
         finally:
+            if evaluator is not None:
+                evaluator.close()
             if progress.live.is_started:
                 progress.stop()
     when = f" as of {render.rfc3339(at)}" if at else ""

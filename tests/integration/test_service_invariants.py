@@ -20,10 +20,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
+from tierbook.bootstrap import ProcessEvaluator
+from tierbook.config import Settings
 from tierbook.domain.errors import InvalidAssignment, InvalidEntry
 from tierbook.domain.ledger import EntryKind
 from tierbook.domain.state import AssignmentMode
 from tierbook.service import activities, members, programs, queries, tiers
+from tierbook.service import sweep as sweeping
 from tierbook.service.clocks import FixedClock
 from tierbook.service.commands import AssignTier, EnrolMember, RecordActivity, UpdateMember
 from tierbook.service.documents import parse_document
@@ -185,7 +188,7 @@ def _apply(
             )
         elif kind == "sweep":
             uow.rollback()
-            tiers.sweep(uow_factory, clock)
+            sweeping.sweep(uow_factory, clock)
             return
         uow.commit()
 
@@ -248,11 +251,55 @@ def test_sweeping_twice_changes_nothing(uow_factory: SqlUnitOfWorkFactory) -> No
     entries: dict[str, list[str]] = {}
     _apply(uow_factory, clock, "acme", ("buy", "ann", 1500, 0), entries)
     clock.set(START + timedelta(days=800))
-    first = tiers.sweep(uow_factory, clock)
-    second = tiers.sweep(uow_factory, clock)
+    first = sweeping.sweep(uow_factory, clock)
+    second = sweeping.sweep(uow_factory, clock)
     assert first.states > 0
     assert first.changes > 0
     assert (second.states, second.changes) == (0, 0)
+    assert _assert_stored_equals_replay(uow_factory, "acme") >= 3
+
+
+def test_a_sweep_in_worker_processes_stores_what_a_replay_gives(
+    uow_factory: SqlUnitOfWorkFactory, database_url: str
+) -> None:
+    clock = FixedClock(START)
+    _setup(uow_factory, clock, "acme")
+    entries: dict[str, list[str]] = {}
+    for i, name in enumerate(MEMBERS):
+        _apply(uow_factory, clock, "acme", ("buy", name, 900 + 700 * i, i), entries)
+    clock.set(START + timedelta(days=800))
+    evaluator = ProcessEvaluator(Settings(database_url=database_url), workers=2)
+    try:
+        first = sweeping.sweep(uow_factory, clock, page=2, evaluator=evaluator, parallel_from=1)
+    finally:
+        evaluator.close()
+    assert first.states >= 3
+    assert first.changes > 0
+    assert _assert_stored_equals_replay(uow_factory, "acme") >= 3
+    again = sweeping.sweep(uow_factory, clock)
+    assert (again.states, again.changes) == (0, 0)
+
+
+def test_a_state_written_after_its_page_was_read_is_evaluated_again(
+    uow_factory: SqlUnitOfWorkFactory,
+) -> None:
+    clock = FixedClock(START)
+    _setup(uow_factory, clock, "acme")
+    clock.set(START + timedelta(days=400))
+    with uow_factory(write=False) as uow:
+        due = [d for d in uow.states.due(clock.now(), 100) if d[3] == "ann"]
+    assert due
+    page = sweeping.SweepPage("acme", 1, tuple((d[2], d[3]) for d in due), clock.now())
+    read = sweeping.evaluate_page(uow_factory, page)
+    # An entry lands between the sweep's read and its write.
+    _apply(uow_factory, clock, "acme", ("buy", "ann", 1200, 1), {})
+    with uow_factory() as uow:
+        sweeping.store_page(uow, read)
+        uow.commit()
+    with uow_factory(write=False) as uow:
+        stored = uow.states.get("acme", 10, "ann")
+    assert stored is not None
+    assert stored.state.figures.window_value == 1200
     assert _assert_stored_equals_replay(uow_factory, "acme") >= 3
 
 

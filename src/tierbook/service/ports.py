@@ -148,6 +148,11 @@ class StateRepository(Protocol):
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
         """(tenant_id, program_id, group_id, subject_id) of states due at or before `as_of`."""
 
+    def versions(
+        self, tenant_id: str, keys: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], int]:
+        """Each stored state's version, which every write of it increments."""
+
     def due_among(
         self, tenant_id: str, as_of: datetime, keys: Sequence[tuple[int, str]]
     ) -> list[tuple[int, str]]:

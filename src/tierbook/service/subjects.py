@@ -209,6 +209,32 @@ def refresh_many(
 
     The caller holds every subject's lock. Changes come subject by subject, each in time order.
     """
+    evaluated = evaluate_many(uow, tenant_id, program, subjects, as_of)
+    return store(uow, tenant_id, program.id, evaluated)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """A subject's state evaluated from what one transaction read, ready to be stored."""
+
+    key: tuple[int, str]
+    write: StateWrite
+    changes: tuple[TierChange, ...]
+    as_of: datetime
+
+
+def evaluate_many(
+    uow: UnitOfWork,
+    tenant_id: str,
+    program: ProgramConfig,
+    subjects: Sequence[Subject],
+    as_of: datetime,
+) -> list[Evaluated]:
+    """Evaluate every subject from its ledger, assignments and stored history; reads only.
+
+    The result is right to store as long as nothing wrote these states since the reads: under
+    the subjects' lock (`refresh_many`), or where their versions are unchanged (the sweep).
+    """
     unique = list({s.key: s for s in subjects}.values())
     if not unique:
         return []
@@ -221,8 +247,7 @@ def refresh_many(
     )
     assignments = uow.assignments.for_subjects(tenant_id, keys)
     stored = uow.states.histories(tenant_id, keys)
-    writes: list[StateWrite] = []
-    changes: list[TierChange] = []
+    evaluated: list[Evaluated] = []
     for subject in unique:
         evaluation = evaluate(
             subject.group.rules,
@@ -237,10 +262,28 @@ def refresh_many(
         same = 0
         while same < min(len(old), len(new)) and old[same] == new[same]:
             same += 1
-        writes.append(StateWrite(evaluation.state, new, kept=same, stored=len(old)))
-        changes += [TierChange(program.id, subject.group.id, subject.id, r) for r in new[same:]]
-    uow.states.save_many(tenant_id, program.id, writes)
-    uow.outbox.add([_event(tenant_id, change, as_of) for change in changes])
+        evaluated.append(
+            Evaluated(
+                key=subject.key,
+                write=StateWrite(evaluation.state, new, kept=same, stored=len(old)),
+                changes=tuple(
+                    TierChange(program.id, subject.group.id, subject.id, r) for r in new[same:]
+                ),
+                as_of=as_of,
+            )
+        )
+    return evaluated
+
+
+def store(
+    uow: UnitOfWork, tenant_id: str, program_id: int, evaluated: Sequence[Evaluated]
+) -> list[TierChange]:
+    """Write evaluated states, their history tails and an outbox event for every change."""
+    if not evaluated:
+        return []
+    uow.states.save_many(tenant_id, program_id, [e.write for e in evaluated])
+    changes = [change for e in evaluated for change in e.changes]
+    uow.outbox.add([_event(tenant_id, c, e.as_of) for e in evaluated for c in e.changes])
     return changes
 
 

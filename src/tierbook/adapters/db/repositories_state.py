@@ -108,7 +108,6 @@ class SqlStateRepository(SqlRepository):
             created_at=now,
             updated_at=now,
         )
-        changed = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
         self._conn.execute(
             insert.on_conflict_do_update(
                 index_elements=[
@@ -116,7 +115,7 @@ class SqlStateRepository(SqlRepository):
                     tier_states.c.group_id,
                     tier_states.c.subject_id,
                 ],
-                set_={name: insert.excluded[name] for name in changed} | {"updated_at": now},
+                set_=_on_rewrite(insert) | {"updated_at": now},
             )
         )
         self._rewrite_history_tail(tenant_id, state.group_id, state.subject_id, history)
@@ -148,7 +147,6 @@ class SqlStateRepository(SqlRepository):
             return
         now = self._now()
         insert = self._insert(tier_states)
-        changed = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
         self._conn.execute(
             insert.on_conflict_do_update(
                 index_elements=[
@@ -156,7 +154,7 @@ class SqlStateRepository(SqlRepository):
                     tier_states.c.group_id,
                     tier_states.c.subject_id,
                 ],
-                set_={name: insert.excluded[name] for name in (*changed, "updated_at")},
+                set_=_on_rewrite(insert) | {"updated_at": insert.excluded.updated_at},
             ),
             [
                 {
@@ -204,6 +202,25 @@ class SqlStateRepository(SqlRepository):
         ]
         if fresh:
             self._conn.execute(sa.insert(tier_history), fresh)
+
+    def versions(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, int]:
+        """The version of each of these states (absent where none is stored).
+
+        Every write increments a state's version, so a version read earlier in another
+        transaction tells whether anything wrote the state since.
+        """
+        c = tier_states.c
+        found: dict[StateKey, int] = {}
+        for group_id, subject_ids in key_chunks(keys):
+            rows = self._conn.execute(
+                sa.select(c.group_id, c.subject_id, c.version).where(
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
+                )
+            )
+            found.update(((row.group_id, row.subject_id), row.version) for row in rows)
+        return found
 
     def due_among(
         self, tenant_id: str, as_of: datetime, keys: Sequence[StateKey]
@@ -309,3 +326,13 @@ _DELETE_TAIL = sa.delete(tier_history).where(
     tier_history.c.subject_id == sa.bindparam("s_id"),
     tier_history.c.seq >= sa.bindparam("keep"),
 )
+
+
+_REWRITTEN = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
+
+
+def _on_rewrite(insert: Any) -> dict[str, Any]:
+    """The `ON CONFLICT DO UPDATE` assignments of a state written again: its version goes up."""
+    return {name: insert.excluded[name] for name in _REWRITTEN} | {
+        "version": tier_states.c.version + 1
+    }

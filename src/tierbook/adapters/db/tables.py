@@ -173,6 +173,8 @@ tier_states = sa.Table(
     sa.Column("body", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Incremented by every write: see `SqlStateRepository.versions`.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
     # The sweep reads across tenants in due order; the key columns make that order total.
     sa.Index(None, "next_due_at", "tenant_id", "group_id", "subject_id"),
