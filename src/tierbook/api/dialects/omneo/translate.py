@@ -13,7 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
-from tierbook.api.dialects.common import WireError, field_messages, in_range, parse_instant
+from tierbook.api.dialects.common import (
+    WireError,
+    field_messages,
+    in_range,
+    parse_instant,
+    whole_down,
+    whole_up,
+)
 from tierbook.domain.errors import InvalidInput, UnknownGroup, UnknownTier
 from tierbook.domain.rules import Tier
 from tierbook.domain.state import AssignmentMode
@@ -143,9 +150,14 @@ class ProfileTierRecord:
 
 
 def profile_tier(view: TierView, record: ProfileTierRecord) -> Json:
-    """The seed's ProfileTier, plus `maintained_at` and `next_progress_change_at`."""
+    """The seed's ProfileTier, plus `maintained_at` and `next_progress_change_at`.
+
+    The seed types every figure INTEGER, and amounts may have decimals (spend, or points given
+    as decimals): what was earned is rounded down, what remains to earn is rounded up.
+    """
     state, figures = view.state, view.state.figures
     created = record.created_at or view.member.created_at or view.member.enrolled_at
+    achievement = figures.total_points_achievement
     return {
         "id": record.id,
         "profile_id": view.member.id,
@@ -153,13 +165,13 @@ def profile_tier(view: TierView, record: ProfileTierRecord) -> Json:
         "next_tier": _tier(view, figures.next_tier_id),
         "prev_tier": _tier(view, state.prev_tier_id),
         "is_floor": _on_floor(view),
-        "current_credit": state.credit,
-        "current_progress": figures.progress,
-        "current_remain": figures.remain_to_keep,
-        "next_progress": figures.window_value,
-        "next_remain": figures.remain_to_next,
-        "total_points_12m": figures.total_points_12m,
-        "total_points_achievement": figures.total_points_achievement,
+        "current_credit": whole_down(state.credit),
+        "current_progress": whole_down(figures.progress),
+        "current_remain": whole_up(figures.remain_to_keep),
+        "next_progress": whole_down(figures.window_value),
+        "next_remain": whole_up(figures.remain_to_next),
+        "total_points_12m": whole_down(figures.total_points_12m),
+        "total_points_achievement": None if achievement is None else whole_down(achievement),
         "anniversary_at": omneo_datetime(state.anniversary_at),
         "assigned_at": omneo_datetime(state.assigned_at),
         "achieved_at": omneo_datetime(state.achieved_at),
