@@ -24,6 +24,8 @@ def test_omneo_writes_date_times_in_utc_without_a_zone() -> None:
         ("2025-03-02 12:00:00", at("2025-03-02 12:00")),
         ("2025-03-02T12:00:00Z", at("2025-03-02 12:00")),
         ("2025-03-02T22:00:00+10:00", at("2025-03-02 12:00")),
+        # `?as_of=…+10:00` sent without encoding the `+` arrives with a space, as in /v1.
+        ("2025-03-02T22:00:00 10:00", at("2025-03-02 12:00")),
     ],
 )
 def test_omneo_as_of_reads_both_formats(text: str, expected: datetime) -> None:

@@ -33,6 +33,10 @@ Json = dict[str, Any]
 
 DATETIME = "%Y-%m-%d %H:%M:%S"
 _OMNEO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# `?as_of=…T10:00:00+11:00` sent without encoding the `+` arrives as a space.
+_UNENCODED_PLUS = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$"
+)
 _ID = re.compile(r"^[1-9]\d{0,17}$")
 UNAUTHENTICATED = "Unauthenticated."
 QUEUED = "Queued for processing."
@@ -62,7 +66,7 @@ def parse_as_of(text: str) -> datetime:
         except ValueError:
             raise InvalidInput("as_of is not a valid date and time", field="as_of") from None
         return in_range(naive.replace(tzinfo=UTC), "as_of")
-    return parse_instant(text, "as_of")
+    return parse_instant(_UNENCODED_PLUS.sub(r"\1+\2", text), "as_of")
 
 
 def pick_group(program: ProgramConfig, ref: str | None) -> GroupConfig:
