@@ -215,6 +215,9 @@ def curl_lines(
         f'"idempotency_key": "curl-demo-{now:%Y%m%d%H%M%S}", "kind": "purchase", '
         '"points": 800, "spend": 800.00, "business_unit": "online"}'
     )
+    read_token = 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+    # A correlation id is never reused, so each run of the demo prints its own.
+    session = f"demo-{now:%Y%m%d%H%M%S}"
     altcraft = (
         f'{{"loyalty_program_id": {program_id}, "tiers_group_id": {group_id}, '
         f'"matching": "profile_id", "profile_id": "{member_id}", "token": "{token}"}}'
@@ -245,8 +248,18 @@ def curl_lines(
             f"curl -s -u '{key_id}:{secret}' {base}/priv/v1/apps/{key_id}/tiers",
         ),
         (
-            "Exchange Solutions: a bearer token by client credentials",
-            f"curl -s -X POST -d grant_type=client_credentials -d 'client_id={key_id}' "
-            f"-d 'client_secret={secret}' {base}/oauth/token",
+            "Exchange Solutions: a bearer token, a session on the member, its membership",
+            "\n".join(
+                (
+                    "ES_TOKEN=$(curl -s -X POST -d grant_type=client_credentials "
+                    f"-d 'client_id={key_id}' -d 'client_secret={secret}' {base}/oauth/token "
+                    f"| python3 -c '{read_token}')",
+                    f'curl -s -X POST -H "Authorization: Bearer $ES_TOKEN" {json_type} '
+                    f'-d \'{{"correlationId": "{session}"}}\' '
+                    f"{base}/client/users/{member_id}/sessions",
+                    f'curl -s -H "Authorization: Bearer $ES_TOKEN" '
+                    f"{base}/client/users/{session}/membership",
+                )
+            ),
         ),
     ]

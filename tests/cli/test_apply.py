@@ -90,6 +90,19 @@ def test_an_invalid_document_names_the_field(cli: Cli, tmp_path: Path) -> None:
     assert result.stderr.startswith("error: groups.0.metric:")
 
 
+def test_an_id_beyond_64_bits_names_the_field(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path, PROGRAM_YAML.replace("id: 3,", "id: 9223372036854775808,"))
+    result = cli("apply", path, code=1)
+    assert result.stderr.startswith("error: groups.0.tiers.2.id:")
+    assert "SQL" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_document_that_is_not_a_mapping_says_so(cli: Cli, tmp_path: Path) -> None:
+    result = cli("apply", write(tmp_path, "- 1\n- 2\n"), code=1)
+    assert result.stderr.startswith("error: document: ")
+
+
 def test_a_missing_file_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     cli("apply", tmp_path / "nope.yaml", code=2)
 

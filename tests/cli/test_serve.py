@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -32,6 +33,27 @@ def wait_for_health(base: str, process: subprocess.Popen[bytes], log: Path) -> N
             pass
         time.sleep(0.2)
     raise AssertionError(f"serve never answered /healthz:\n{log.read_text()}")
+
+
+def commands(printed: str) -> list[tuple[str, str]]:
+    """The printed `# title` blocks: each the commands up to the next blank line."""
+    blocks = []
+    for chunk in printed.split("\n\n"):
+        title, _, body = chunk.strip().partition("\n")
+        if title.startswith("# ") and body:
+            blocks.append((title, body))
+    return blocks
+
+
+def documents(text: str) -> list[object]:
+    """The JSON documents curl printed back to back."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while at < len(text.rstrip()):
+        document, at = decoder.raw_decode(text, at)
+        found.append(document)
+        at = len(text) - len(text[at:].lstrip())
+    assert found, "no answer"
+    return found
 
 
 def test_serve_demo_prints_curl_lines_that_work(tmp_path: Path) -> None:
@@ -68,9 +90,22 @@ def test_serve_demo_prints_curl_lines_that_work(tmp_path: Path) -> None:
                 "/api/v1.1/loyalty/account/tiers",
                 f"/priv/v1/apps/{token.partition('.')[0]}/tiers",
                 "/oauth/token",
+                "/client/users/M1001/sessions",
+                "/membership",
             ):
-                assert any(line.startswith("curl ") and path in line for line in lines), path
+                assert any("curl " in line and path in line for line in lines), path
             assert "Loaded ACME Rewards (program 123)" in printed
+            for title, block in commands(printed):
+                ran = subprocess.run(
+                    ["bash", "-c", block], capture_output=True, timeout=60, check=False
+                )
+                assert ran.returncode == 0, (title, ran.stderr)
+                for body in documents(ran.stdout.decode()):
+                    assert isinstance(body, dict), (title, body)
+                    # Altcraft's success carries "error": 0; every other error envelope has
+                    # one of these keys.
+                    assert body.get("error", 0) == 0, (title, body)
+                    assert not {"errors", "code"} & set(body), (title, body)
         finally:
             process.send_signal(signal.SIGTERM)
             try:

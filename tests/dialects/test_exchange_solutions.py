@@ -250,6 +250,8 @@ def test_an_unknown_identifier_is_404(client: TestClient, access: str, member: s
         ({"correlationId": 5}, {}, "correlationId"),
         ({"correlationId": "c"}, {"X-Identifier-Type": "PARTNER_LINK_ID"}, "X-Identifier-Type"),
         ({"correlationId": "c\u0000"}, {}, "correlationId"),
+        # A path segment: a correlation id with a slash could never be read back.
+        ({"correlationId": "a/b"}, {}, "correlationId"),
     ],
 )
 def test_a_bad_session_request_is_400_naming_the_field(

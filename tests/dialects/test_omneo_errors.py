@@ -160,6 +160,7 @@ def test_a_bad_batch_is_422(
         ({"handle": "x", "name": "X", "group_id": 999}, "group_id"),
         ({"handle": "x", "name": "X", "group_id": "ten"}, "group_id"),
         ({"handle": "x", "name": "X", "rank": -1}, "rank"),
+        ({"handle": "x", "name": "X", "value_min": 9000, "multiplier": "lots"}, "multiplier"),
         ({"handle": "bronze", "name": "Again", "value_min": 9000}, "tiers"),
         ({"handle": "x", "name": "X", "value_min": 9000, "is_floor": True}, "tiers"),
     ],

@@ -24,6 +24,8 @@ def test_omneo_writes_date_times_in_utc_without_a_zone() -> None:
         ("2025-03-02 12:00:00", at("2025-03-02 12:00")),
         ("2025-03-02T12:00:00Z", at("2025-03-02 12:00")),
         ("2025-03-02T22:00:00+10:00", at("2025-03-02 12:00")),
+        # `?as_of=…+10:00` sent without encoding the `+` arrives with a space, as in /v1.
+        ("2025-03-02T22:00:00 10:00", at("2025-03-02 12:00")),
     ],
 )
 def test_omneo_as_of_reads_both_formats(text: str, expected: datetime) -> None:
@@ -53,6 +55,41 @@ def test_omneo_profile_tier_states_the_worked_example() -> None:
     assert (data["next_progress"], data["next_remain"]) == (1700, 800)
     assert data["created_at"] == data["updated_at"] == "2025-01-10 10:00:00"
     assert data["is_floor"] is False
+
+
+def test_omneo_figures_are_whole_numbers_even_for_fractional_amounts() -> None:
+    # The seed types every figure INTEGER: what was earned rounds down, what remains up.
+    current, _ = view(
+        entries=[
+            ("2025-03-01 10:00", {"points": "600.5"}),
+            ("2025-05-01 10:00", {"points": "600.25"}),
+            ("2025-09-01 10:00", {"points": "500.5"}),
+        ]
+    )
+    record = omneo.ProfileTierRecord(id=7, created_at=ENROLLED, updated_at=None)
+    data = omneo.profile_tier(current, record)
+    figures = {
+        name: data[name]
+        for name in (
+            "current_credit",
+            "current_progress",
+            "current_remain",
+            "next_progress",
+            "next_remain",
+            "total_points_12m",
+            "total_points_achievement",
+        )
+    }
+    assert figures == {
+        "current_credit": 200,
+        "current_progress": 500,
+        "current_remain": 299,
+        "next_progress": 1701,
+        "next_remain": 799,
+        "total_points_12m": 1701,
+        "total_points_achievement": 500,
+    }
+    assert all(type(value) is int for value in figures.values())
 
 
 def test_omneo_picks_the_default_group_or_the_named_one() -> None:

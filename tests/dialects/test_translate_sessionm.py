@@ -22,6 +22,24 @@ def test_sessionm_tier_fields() -> None:
     assert sessionm.achievement_ids_text(()) == ""
 
 
+def test_sessionm_point_requirements_are_whole_numbers() -> None:
+    document = copy.deepcopy(PROGRAM)
+    silver = document["groups"][1]["tiers"][1]
+    silver |= {"value_min": "500.25", "value_maintain": "400.5"}
+    silver["also"] = [{"metric": "sponsor_points", "min": "9.5"}]
+    group = program(document).group(SESSIONM)
+    assert group is not None
+    out = sessionm.tier(group.rules.tiers[1], group)
+    points = (
+        out["required_points"],
+        out["maintenance_required_points"],
+        out["required_sponsor_points"],
+    )
+    # The seed types them integer; a fractional requirement is shown as the whole it takes.
+    assert points == (501, 401, 10)
+    assert all(type(value) is int for value in points)
+
+
 def test_sessionm_reset_is_local_midnight_in_utc() -> None:
     document = copy.deepcopy(PROGRAM)
     document["program"]["timezone"] = "America/New_York"

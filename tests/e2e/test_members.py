@@ -131,6 +131,15 @@ def test_members_are_found_by_email_phone_or_custom_field(
     assert [m["id"] for m in response.json()["members"]] == [member["id"]]
 
 
+def test_a_phone_whose_plus_arrived_unencoded_is_still_found(
+    api: Api, member: dict[str, Any]
+) -> None:
+    # `?phone=+61412345678` typed into a URL arrives as " 61412345678".
+    response = api.get("/v1/members?phone=+61412345678")
+    assert response.status_code == 200, response.text
+    assert [m["id"] for m in response.json()["members"]] == [member["id"]]
+
+
 @pytest.mark.usefixtures("member")
 def test_a_lookup_that_matches_nothing_is_empty(api: Api) -> None:
     response = api.get("/v1/members", params={"email": "ada@example.com", "custom.card": "C-9"})

@@ -76,6 +76,24 @@ def test_inconsistent_rules_are_422_naming_the_problem(api: Api) -> None:
     assert api.get("/v1/programs").json() == {"programs": []}
 
 
+@pytest.mark.parametrize("multiplier", ["abc", "", "1,5", "-1.5", "NaN", "1e999"])
+def test_a_multiplier_that_is_not_a_decimal_is_422(api: Api, multiplier: str) -> None:
+    broken = program_document()
+    broken["groups"][0]["tiers"][1]["multiplier"] = multiplier
+    response = api.put("/v1/programs/123", json=broken)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["field"] == "groups[0].tiers[1].multiplier"
+    assert api.get("/v1/programs").json() == {"programs": []}
+
+
+def test_a_multiplier_given_as_a_number_is_kept_as_its_decimal_text(api: Api) -> None:
+    document = program_document()
+    document["groups"][0]["tiers"][1]["multiplier"] = 1.25
+    response = api.put("/v1/programs/123", json=document)
+    assert response.status_code == 201, response.text
+    assert response.json()["groups"][0]["tiers"][1]["multiplier"] == "1.25"
+
+
 def test_a_misspelt_field_of_the_document_is_422(api: Api) -> None:
     broken = program_document()
     broken["groups"][0]["tiers"][0]["value_mim"] = 0

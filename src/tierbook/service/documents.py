@@ -6,11 +6,19 @@ the program repository stores, so there is one schema and one translation.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from tierbook.domain.errors import InvalidRules
 from tierbook.domain.rules import (
@@ -52,7 +60,20 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int | float | Decimal) else value
 
 
+_DECIMAL_TEXT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+
+
+def _decimal_text(value: str) -> str:
+    # Clients show the multiplier as written ("1.0"), so the text is kept, but it must be one.
+    if not _DECIMAL_TEXT.match(value):
+        raise ValueError(f'must be a decimal string like "1.5" (got {value!r})')
+    return value
+
+
 Threshold = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4)]
+# Ids are stored in 64-bit integer columns; a larger one is refused here, not by the driver.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Multiplier = Annotated[str, BeforeValidator(_text), AfterValidator(_decimal_text)]
 # A century: day counts beyond it overflow the calendar's arithmetic instead of meaning anything.
 MAX_DAYS = 36_500
 
@@ -97,7 +118,7 @@ class AchievementsDoc(_Doc):
 
 
 class TierDoc(_Doc):
-    id: int = Field(ge=1)
+    id: Id
     handle: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
     rank: int = Field(ge=0)
@@ -106,7 +127,7 @@ class TierDoc(_Doc):
     is_floor: bool = False
     is_assignable: bool = False
     disable_credit: bool = False
-    multiplier: Annotated[str, BeforeValidator(_text)] = "1.0"
+    multiplier: Multiplier = "1.0"
     required_num_days_in_tier: int = Field(0, ge=0, le=MAX_DAYS)
     max_inactive_days: int | None = Field(None, ge=1, le=MAX_DAYS)
     required_achievements: AchievementsDoc | None = None
@@ -127,7 +148,7 @@ class TierDoc(_Doc):
 
 
 class GroupDoc(_Doc):
-    id: int = Field(ge=1)
+    id: Id
     code: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
     external_id: str | None = None
@@ -148,13 +169,13 @@ class GroupDoc(_Doc):
 
 
 class ProgramDoc(_Doc):
-    id: int = Field(ge=1)
+    id: Id
     code: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
     timezone: str = "UTC"
     currency: str | None = None
     business_units: list[str] = []
-    default_group_id: int | None = None
+    default_group_id: Id | None = None
 
 
 class ProgramDocument(_Doc):
@@ -171,7 +192,7 @@ def parse_document(raw: Any) -> ProgramDocument:
         return ProgramDocument.model_validate(raw)
     except ValidationError as exc:
         problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+            {"field": ".".join(str(p) for p in err["loc"]) or "document", "message": err["msg"]}
             for err in exc.errors()
         ]
         first = problems[0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
 from tierbook.domain.errors import InvalidInput
@@ -70,6 +70,16 @@ def plain(value: Decimal) -> str:
     if value == value.to_integral_value():
         return str(int(value))
     return format(value.normalize(), "f")
+
+
+def whole_down(value: Decimal | int) -> int:
+    """For a vendor field typed integer: an amount earned, never shown as more than it is."""
+    return int(Decimal(value).to_integral_value(ROUND_FLOOR))
+
+
+def whole_up(value: Decimal | int) -> int:
+    """For a vendor field typed integer: an amount still needed, never shown as less."""
+    return int(Decimal(value).to_integral_value(ROUND_CEILING))
 
 
 class WireError(Protocol):

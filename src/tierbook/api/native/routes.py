@@ -163,6 +163,8 @@ def find_members(
 ) -> Response:
     """Look members up by `email`, `phone` and/or `custom.NAME=value` (all must match)."""
     custom = _custom_query(request)
+    if phone is not None and phone.startswith(" ") and phone[1:].isdigit():
+        phone = "+" + phone[1:]  # `?phone=+614…` typed into a URL: its `+` arrived as a space
     with container.uow_factory(write=False) as uow:
         found = members.find(
             uow,

@@ -110,6 +110,9 @@ def session_request(
     channel = clean_text(body.channel.strip(), "channel", max_length=64)
     if not correlation_id:
         raise InvalidInput("correlationId must not be blank", field="correlationId")
+    if "/" in correlation_id:
+        # It is a path segment of every later call, where a slash can never be sent.
+        raise InvalidInput("correlationId may not contain '/'", field="correlationId")
     if not channel:
         raise InvalidInput("channel must not be blank", field="channel")
     return SessionRequest(

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
-from tierbook.api.dialects.common import WireError, field_messages, in_range, parse_instant
+from tierbook.api.dialects.common import (
+    WireError,
+    field_messages,
+    in_range,
+    parse_instant,
+    whole_down,
+    whole_up,
+)
 from tierbook.domain.errors import InvalidInput, UnknownGroup, UnknownTier
 from tierbook.domain.rules import Tier
 from tierbook.domain.state import AssignmentMode
@@ -26,6 +33,10 @@ Json = dict[str, Any]
 
 DATETIME = "%Y-%m-%d %H:%M:%S"
 _OMNEO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# `?as_of=…T10:00:00+11:00` sent without encoding the `+` arrives as a space.
+_UNENCODED_PLUS = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$"
+)
 _ID = re.compile(r"^[1-9]\d{0,17}$")
 UNAUTHENTICATED = "Unauthenticated."
 QUEUED = "Queued for processing."
@@ -55,7 +66,7 @@ def parse_as_of(text: str) -> datetime:
         except ValueError:
             raise InvalidInput("as_of is not a valid date and time", field="as_of") from None
         return in_range(naive.replace(tzinfo=UTC), "as_of")
-    return parse_instant(text, "as_of")
+    return parse_instant(_UNENCODED_PLUS.sub(r"\1+\2", text), "as_of")
 
 
 def pick_group(program: ProgramConfig, ref: str | None) -> GroupConfig:
@@ -143,9 +154,14 @@ class ProfileTierRecord:
 
 
 def profile_tier(view: TierView, record: ProfileTierRecord) -> Json:
-    """The seed's ProfileTier, plus `maintained_at` and `next_progress_change_at`."""
+    """The seed's ProfileTier, plus `maintained_at` and `next_progress_change_at`.
+
+    The seed types every figure INTEGER, and amounts may have decimals (spend, or points given
+    as decimals): what was earned is rounded down, what remains to earn is rounded up.
+    """
     state, figures = view.state, view.state.figures
     created = record.created_at or view.member.created_at or view.member.enrolled_at
+    achievement = figures.total_points_achievement
     return {
         "id": record.id,
         "profile_id": view.member.id,
@@ -153,13 +169,13 @@ def profile_tier(view: TierView, record: ProfileTierRecord) -> Json:
         "next_tier": _tier(view, figures.next_tier_id),
         "prev_tier": _tier(view, state.prev_tier_id),
         "is_floor": _on_floor(view),
-        "current_credit": state.credit,
-        "current_progress": figures.progress,
-        "current_remain": figures.remain_to_keep,
-        "next_progress": figures.window_value,
-        "next_remain": figures.remain_to_next,
-        "total_points_12m": figures.total_points_12m,
-        "total_points_achievement": figures.total_points_achievement,
+        "current_credit": whole_down(state.credit),
+        "current_progress": whole_down(figures.progress),
+        "current_remain": whole_up(figures.remain_to_keep),
+        "next_progress": whole_down(figures.window_value),
+        "next_remain": whole_up(figures.remain_to_next),
+        "total_points_12m": whole_down(figures.total_points_12m),
+        "total_points_achievement": None if achievement is None else whole_down(achievement),
         "anniversary_at": omneo_datetime(state.anniversary_at),
         "assigned_at": omneo_datetime(state.assigned_at),
         "achieved_at": omneo_datetime(state.achieved_at),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tierbook.api.dialects.common import WireError, rfc3339
+from tierbook.api.dialects.common import WireError, rfc3339, whole_up
 from tierbook.domain.calendar import PeriodCalendar
 from tierbook.domain.errors import UnknownTier
 from tierbook.domain.rules import MaintenanceKind, Metric, Tier, WindowKind
@@ -67,7 +67,8 @@ def tier(tier: Tier, group: GroupConfig) -> Json:
         "identifier": tier.handle,
         "next_tier_id": None if above is None else above.id,
         "required_num_days_in_tier": tier.required_num_days_in_tier,
-        "required_points": tier.value_min,
+        # The seed types the point requirements integer: a fraction is shown as the whole it takes.
+        "required_points": whole_up(tier.value_min),
         "required_application_achievement_ids": achievement_ids_text(ids),
         "required_num_achievements": count,
         "max_inactive_days": tier.max_inactive_days,
@@ -75,10 +76,10 @@ def tier(tier: Tier, group: GroupConfig) -> Json:
         "num_days_to_earn_required_achievement": None
         if achievements is None
         else achievements.within_days,
-        "required_sponsor_points": _sponsor_points(tier),
+        "required_sponsor_points": whole_up(_sponsor_points(tier)),
         "multiplier": tier.multiplier,
         "tier_system_id": group.id,
-        "maintenance_required_points": tier.value_maintain,
+        "maintenance_required_points": whole_up(tier.value_maintain),
     }
 
 
