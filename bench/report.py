@@ -1,0 +1,103 @@
+"""Print the README's benchmark section from `bench/results/*.json`: `python -m bench.report`.
+
+The README quotes exactly what a run wrote, with the machine it ran on; regenerate the section
+after `make bench` rather than editing figures by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS
+
+Section = Callable[[dict[str, Any]], list[str]]
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _goals(result: dict[str, Any]) -> list[str]:
+    lines = ["", "| goal | target | measured | met |", "|---|---|---|---|"]
+    for goal in result["goals"]:
+        met = "yes" if goal["met"] else "**no**"
+        lines.append(f"| {goal['name']} | {goal['target']} | {_n(goal['measured'], 2)} | {met} |")
+    return lines
+
+
+def _sweep(result: dict[str, Any]) -> list[str]:
+    figures = result["figures"]
+    reference = figures["reference"]
+    lines = [
+        "| backend | members | entries | states | rebuild s | members/s | states/s | "
+        "x DuckDB as-of | x DuckDB per-entry | next day (states, s) | next week (states, s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for backend in ("sqlite", "postgres"):
+        if backend not in figures:
+            continue
+        f = figures[backend]
+        data, rebuild = f["data"], f["rebuild"]
+        lines.append(
+            f"| {backend} | {_n(data['members'])} | {_n(data['entries'])} | {_n(data['states'])} "
+            f"| {_n(rebuild['seconds'], 1)} | {_n(rebuild['members_per_s'])} "
+            f"| {_n(rebuild['states_per_s'])} | {f['ratio_to_duckdb_value_as_of']:,} "
+            f"| {f['ratio_to_duckdb_value_per_entry']:,} "
+            f"| {_n(f['next_day']['states'])}, {f['next_day']['seconds']} "
+            f"| {_n(f['next_week']['states'])}, {f['next_week']['seconds']} |"
+        )
+    lines += [
+        "",
+        f"DuckDB {reference['duckdb_version']} ({reference['threads']} threads) over the same "
+        f"{_n(reference['ledger_rows'])} ledger rows: each member's rolling-365-day points as of "
+        f"the sweep's instant in {reference['value_as_of_seconds']} s, the rolling value at every "
+        f"entry in {reference['value_per_entry_seconds']} s.",
+    ]
+    return lines + _goals(result)
+
+
+SECTIONS: dict[str, tuple[str, Section]] = {
+    "sweep": ("Sweep (`tierbook sweep`, every state stale: a full rebuild)", _sweep),
+}
+
+
+def _machine(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['os']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
+        f"PostgreSQL {machine['postgres']}"
+    )
+
+
+def render(folder: Path = RESULTS) -> str:
+    lines: list[str] = []
+    for name, (title, section) in SECTIONS.items():
+        path = folder / f"{name}.json"
+        if not path.exists():
+            continue
+        result = json.loads(path.read_text())
+        lines += [
+            f"### {title}",
+            "",
+            f"Size `{result['size']}`, taken {result['taken_at']} on "
+            f"{_machine(result['machine'])}.",
+            "",
+            *section(result),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    print(render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
