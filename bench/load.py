@@ -17,8 +17,9 @@ import csv
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -377,6 +378,108 @@ class LoadReport:
         }
 
 
+@dataclass
+class _Slice:
+    """The encoded rows of a slice of members, made in a worker process."""
+
+    members: int = 0
+    entries: int = 0
+    states: int = 0
+    households: int = 0
+    points: int = 0
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    csv: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+_maker: tuple[Any, ...] | None = None
+
+
+def _start_maker(url: str, program: ProgramConfig, ledger_csv: bool) -> None:
+    global _maker
+    engine = make_engine(url)  # for its dialect's bind processors; it never connects
+    _maker = (
+        _Rows(engine, members, MEMBER_COLUMNS),
+        _Rows(engine, member_custom, CUSTOM_COLUMNS),
+        _Rows(engine, ledger, LEDGER_COLUMNS),
+        _Rows(engine, tier_states, STATE_COLUMNS),
+        _Rows(engine, tier_history, HISTORY_COLUMNS),
+        _Stubs(program),
+        [g.id for g in program.groups if g.active and g.rules.context is Context.INDIVIDUAL],
+        [g.id for g in program.groups if g.active and g.rules.context is Context.HOUSEHOLD],
+        ledger_csv,
+    )
+
+
+def _make_slice(shape: gen.Shape) -> _Slice:
+    """Every row of `shape`'s members (a slice that starts on a household pair)."""
+    assert _maker is not None
+    member_rows, custom_rows, ledger_rows, state_rows, history_rows, stubs = _maker[:6]
+    individual, pooled, with_csv = _maker[6:]
+    out = _Slice(rows={"m": [], "c": [], "l": [], "s": [], "h": []})
+    rows = out.rows
+    household_enrolled: dict[str, datetime] = {}
+    for person in gen.members(shape):
+        rows["m"].append(
+            member_rows(
+                (
+                    gen.TENANT,
+                    person.id,
+                    gen.PROGRAM_ID,
+                    person.email,
+                    person.phone,
+                    person.custom,
+                    person.household_id,
+                    person.enrolled_at,
+                    LOADED_AT,
+                    LOADED_AT,
+                )
+            )
+        )
+        for name, value in person.custom.items():
+            text = custom_text(value)
+            if text is not None:
+                rows["c"].append(
+                    custom_rows((gen.TENANT, person.id, name, text, custom_digest(text)))
+                )
+        entries = gen.member_entries(shape, person)
+        for entry in entries:
+            rows["l"].append(ledger_rows(ledger_values(entry)))
+            out.points += entry.points
+            if with_csv:
+                out.csv.append(
+                    (
+                        entry.member_id,
+                        entry.occurred_at.isoformat(),
+                        entry.kind.value,
+                        entry.points,
+                        entry.spend_cents,
+                        entry.units,
+                    )
+                )
+        subjects = [(g, person.id, person.enrolled_at) for g in individual]
+        if person.household_id is None:
+            subjects += [(g, person.id, person.enrolled_at) for g in pooled]
+        else:
+            first = household_enrolled.get(person.household_id)
+            household_enrolled[person.household_id] = (
+                person.enrolled_at if first is None else min(first, person.enrolled_at)
+            )
+        if person.index % 2 or person.index == shape.first + shape.members - 1:
+            # A household is a pair (2k, 2k + 1), so it lies in one slice and is complete here;
+            # its enrolment is its first member's.
+            subjects += [(g, h, at) for h, at in household_enrolled.items() for g in pooled]
+            out.households += len(household_enrolled)
+            household_enrolled = {}
+        for group_id, subject_id, enrolled_at in subjects:
+            state, history = stubs.rows(group_id, subject_id, enrolled_at)
+            rows["s"].append(state_rows(state))
+            rows["h"].append(history_rows(history))
+        out.members += 1
+        out.entries += len(entries)
+        out.states += len(subjects)
+    return out
+
+
 def bulk_load(
     url: str,
     shape: gen.Shape,
@@ -385,112 +488,54 @@ def bulk_load(
     ledger_csv: Path | None = None,
     log: Log = say,
     every: int = 100_000,
+    processes: int | None = None,
 ) -> LoadReport:
     """Write `shape`'s members, ledgers and stale states into a migrated database.
 
-    `ledger_csv`, if given, receives (member_id, occurred_at, kind, points, spend, units) of
-    every entry written, for the DuckDB reference query.
+    Rows are made in `processes` worker processes (default: one per CPU), a slice of members
+    each, and written here, in one transaction. `ledger_csv`, if given, receives
+    (member_id, occurred_at, kind, points, spend, units) of every entry written, for the
+    DuckDB reference query.
     """
     began = time.perf_counter()
     engine = make_engine(url)
     report = LoadReport()
     write = _writer(engine)
-    member_rows = _Rows(engine, members, MEMBER_COLUMNS)
-    custom_rows = _Rows(engine, member_custom, CUSTOM_COLUMNS)
-    ledger_rows = _Rows(engine, ledger, LEDGER_COLUMNS)
-    state_rows = _Rows(engine, tier_states, STATE_COLUMNS)
-    history_rows = _Rows(engine, tier_history, HISTORY_COLUMNS)
-    stubs = _Stubs(program)
-    individual = [
-        g.id for g in program.groups if g.active and g.rules.context is Context.INDIVIDUAL
+    size = 2_000  # even, so that a household pair never spans two slices
+    slices = [
+        replace(shape, first=first, members=min(size, shape.first + shape.members - first))
+        for first in range(shape.first, shape.first + shape.members, size)
     ]
-    pooled = [g.id for g in program.groups if g.active and g.rules.context is Context.HOUSEHOLD]
-    household_enrolled: dict[str, datetime] = {}
+    assert shape.first % 2 == 0, "a load starts on a household pair"
     sink = ledger_csv.open("w", newline="") if ledger_csv is not None else None
     out = csv.writer(sink) if sink is not None else None
-    batch: dict[str, list[tuple[Any, ...]]] = {"m": [], "c": [], "l": [], "s": [], "h": []}
-
-    def flush() -> None:
-        write(members, MEMBER_COLUMNS, batch["m"])
-        write(member_custom, CUSTOM_COLUMNS, batch["c"])
-        write(ledger, LEDGER_COLUMNS, batch["l"])
-        write(tier_states, STATE_COLUMNS, batch["s"])
-        write(tier_history, HISTORY_COLUMNS, batch["h"])
-        for rows in batch.values():
-            rows.clear()
-
+    context = get_context("spawn")
+    workers = processes or os.cpu_count() or 1
     try:
-        for person in gen.members(shape):
-            batch["m"].append(
-                member_rows(
-                    (
-                        gen.TENANT,
-                        person.id,
-                        gen.PROGRAM_ID,
-                        person.email,
-                        person.phone,
-                        person.custom,
-                        person.household_id,
-                        person.enrolled_at,
-                        LOADED_AT,
-                        LOADED_AT,
-                    )
-                )
-            )
-            for name, value in person.custom.items():
-                text = custom_text(value)
-                if text is not None:
-                    batch["c"].append(
-                        custom_rows((gen.TENANT, person.id, name, text, custom_digest(text)))
-                    )
-            entries = gen.member_entries(shape, person)
-            for entry in entries:
-                batch["l"].append(ledger_rows(ledger_values(entry)))
-                report.points_scaled += entry.points
+        with context.Pool(
+            workers, initializer=_start_maker, initargs=(url, program, sink is not None)
+        ) as pool:
+            logged = 0
+            for part in pool.imap(_make_slice, slices):
+                write(members, MEMBER_COLUMNS, part.rows["m"])
+                write(member_custom, CUSTOM_COLUMNS, part.rows["c"])
+                write(ledger, LEDGER_COLUMNS, part.rows["l"])
+                write(tier_states, STATE_COLUMNS, part.rows["s"])
+                write(tier_history, HISTORY_COLUMNS, part.rows["h"])
                 if out is not None:
-                    out.writerow(
-                        (
-                            entry.member_id,
-                            entry.occurred_at.isoformat(),
-                            entry.kind.value,
-                            entry.points,
-                            entry.spend_cents,
-                            entry.units,
-                        )
+                    out.writerows(part.csv)
+                report.members += part.members
+                report.entries += part.entries
+                report.states += part.states
+                report.households += part.households
+                report.points_scaled += part.points
+                if report.members - logged >= every:
+                    logged = report.members
+                    rate = report.entries / (time.perf_counter() - began)
+                    log(
+                        f"loaded {report.members:,} members, {report.entries:,} entries "
+                        f"({rate:,.0f}/s)"
                     )
-            subjects = [(g, person.id, person.enrolled_at) for g in individual]
-            if person.household_id is None:
-                subjects += [(g, person.id, person.enrolled_at) for g in pooled]
-            else:
-                first = household_enrolled.get(person.household_id)
-                household_enrolled[person.household_id] = (
-                    person.enrolled_at if first is None else min(first, person.enrolled_at)
-                )
-            for group_id, subject_id, enrolled_at in subjects:
-                state, history = stubs.rows(group_id, subject_id, enrolled_at)
-                batch["s"].append(state_rows(state))
-                batch["h"].append(history_rows(history))
-            report.members += 1
-            report.entries += len(entries)
-            report.states += len(subjects)
-            if len(batch["l"]) >= CHUNK:
-                flush()
-            if report.members % every == 0:
-                rate = report.entries / (time.perf_counter() - began)
-                log(
-                    f"loaded {report.members:,} members, {report.entries:,} entries ({rate:,.0f}/s)"
-                )
-        # Households last: a household's enrolment is its first member's.
-        for household_id, enrolled_at in sorted(household_enrolled.items()):
-            for group_id in pooled:
-                state, history = stubs.rows(group_id, household_id, enrolled_at)
-                batch["s"].append(state_rows(state))
-                batch["h"].append(history_rows(history))
-                report.states += 1
-            if len(batch["s"]) >= CHUNK:
-                flush()
-        report.households = len(household_enrolled)
-        flush()
         write.commit()  # type: ignore[attr-defined]
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
