@@ -2,8 +2,8 @@
 
 A benchmark is a module with `main(argv)` that measures one thing against its reference (taken
 in the same run, on the same data), prints its figures and writes them with `write_result` to
-`bench/results/<name>.json` (or `bench/results/smoke/<name>.json` for the smoke size, which
-only shows that the script works and is never committed).
+`bench/results/<name>-<size>.json` (the smoke size, which only shows that the script works,
+goes to `bench/results/smoke/` and is never committed).
 
 Results carry the machine they were taken on, so a figure quoted in the README can always be
 traced to its run.
@@ -106,6 +106,29 @@ def _postgres_version() -> str | None:
     return out.stdout.strip() or None
 
 
+def _commit() -> str | None:
+    """The code measured: the checkout's commit, marked when it has uncommitted changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+changes" if dirty else head
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpu": _cpu_model(),
@@ -115,6 +138,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "postgres": _postgres_version(),
+        "commit": _commit(),
     }
 
 
@@ -194,7 +218,7 @@ def write_result(result: Result) -> Path:
     """Print the result's goals and write the whole result as JSON; the file's path."""
     folder = RESULTS / "smoke" if result.size == "smoke" else RESULTS
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.name}.json"
+    path = folder / f"{result.name}-{result.size}.json"
     body = {
         "benchmark": result.name,
         "size": result.size,

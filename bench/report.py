@@ -1,5 +1,7 @@
 """Print the README's benchmark section from `bench/results/*.json`: `python -m bench.report`.
 
+Each benchmark is quoted at its largest size on record (`full`, else `small`).
+
 The README quotes exactly what a run wrote, with the machine it ran on; regenerate the section
 after `make bench` rather than editing figures by hand.
 """
@@ -71,17 +73,18 @@ def _machine(machine: dict[str, Any]) -> str:
     return (
         f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
         f"{machine['os']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
-        f"PostgreSQL {machine['postgres']}"
+        f"PostgreSQL {machine['postgres']}; tierbook {machine.get('commit') or 'unknown'}"
     )
 
 
 def render(folder: Path = RESULTS) -> str:
     lines: list[str] = []
     for name, (title, section) in SECTIONS.items():
-        path = folder / f"{name}.json"
-        if not path.exists():
+        found = [folder / f"{name}-{size}.json" for size in ("full", "small")]
+        paths = [path for path in found if path.exists()]
+        if not paths:
             continue
-        result = json.loads(path.read_text())
+        result = json.loads(paths[0].read_text())
         lines += [
             f"### {title}",
             "",

@@ -16,7 +16,7 @@ def test_the_sweep_benchmark_runs_and_writes_its_figures(
 ) -> None:
     monkeypatch.setattr(sweep, "WORK", tmp_path)
     assert sweep.main(["--size", "smoke", "--backend", "sqlite"]) == 0
-    result = json.loads((RESULTS / "smoke" / "sweep.json").read_text())
+    result = json.loads((RESULTS / "smoke" / "sweep-smoke.json").read_text())
     figures = result["figures"]["sqlite"]
     assert figures["rebuild"]["states"] == figures["data"]["states"]
     assert figures["again"]["states"] == 0
