@@ -37,7 +37,7 @@ def bootstrap(
     settings = settings or Settings()
     if migrate:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     clock = clock or SystemClock()
     return Container(
         settings=settings,

@@ -13,6 +13,12 @@ class Settings(BaseSettings):
         "sqlite:///./tierbook.db",
         description="SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Database connections a process keeps open for requests that run at once",
+    )
     max_body_bytes: int = Field(
         8_000_000, ge=1024, description="Largest request body accepted (413 beyond it)"
     )

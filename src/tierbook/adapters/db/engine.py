@@ -36,11 +36,16 @@ _RETRYABLE_SQLSTATES = frozenset(
 _SQLITE_BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
 
 
-def make_engine(url: str | URL, *, lock_timeout_s: float = 30.0, echo: bool = False) -> Engine:
+def make_engine(
+    url: str | URL, *, lock_timeout_s: float = 30.0, echo: bool = False, pool_size: int = 5
+) -> Engine:
     """An engine for `sqlite:///PATH` (or `sqlite://` in memory) or `postgresql+psycopg://…`.
 
     `lock_timeout_s` is how long a writer waits for another's lock before giving up with
-    `ConcurrentUpdate`: SQLite's busy timeout, PostgreSQL's `lock_timeout`.
+    `ConcurrentUpdate`: SQLite's busy timeout, PostgreSQL's `lock_timeout`. `pool_size`
+    connections are kept open (a server wants as many as it runs requests at once: beyond them,
+    each request opens a connection and closes it again, which costs a PostgreSQL server a
+    process start); up to 10 more are opened when needed.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -50,9 +55,9 @@ def make_engine(url: str | URL, *, lock_timeout_s: float = 30.0, echo: bool = Fa
         "json_deserializer": orjson.loads,
     }
     if backend == "sqlite":
-        engine = _sqlite_engine(parsed, lock_timeout_s, common)
+        engine = _sqlite_engine(parsed, lock_timeout_s, pool_size, common)
     elif backend == "postgresql":
-        engine = _postgres_engine(parsed, lock_timeout_s, common)
+        engine = _postgres_engine(parsed, lock_timeout_s, common | {"pool_size": pool_size})
     else:
         raise ValueError(f"tierbook supports sqlite and postgresql databases, not {backend!r}")
     event.listen(engine, "handle_error", _translate_error)
@@ -72,14 +77,17 @@ def _postgres_engine(url: URL, lock_timeout_s: float, common: dict[str, Any]) ->
     )
 
 
-def _sqlite_engine(url: URL, busy_timeout_s: float, common: dict[str, Any]) -> Engine:
+def _sqlite_engine(
+    url: URL, busy_timeout_s: float, pool_size: int, common: dict[str, Any]
+) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
+    # Every new connection to ":memory:" is a new, empty database: share one.
+    pool: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {"pool_size": pool_size}
     engine = sa.create_engine(
         url,
         # pysqlite's `timeout` is SQLite's busy timeout.
         connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
-        # Every new connection to ":memory:" is a new, empty database: share one.
-        poolclass=StaticPool if in_memory else None,
+        **pool,
         **common,
     )
 
