@@ -17,7 +17,7 @@ from enum import StrEnum
 from tierbook.domain.errors import Conflict, InvalidInput, NotFound, UnknownMember
 from tierbook.service import members
 from tierbook.service.commands import EnrolMember
-from tierbook.service.model import Member, ProgramConfig
+from tierbook.service.model import Member, ProgramConfig, StateRecord
 from tierbook.service.ports import Clock, UnitOfWork, UnitOfWorkFactory, UserSession
 from tierbook.service.subjects import load_program, lock, refresh_many, subjects_of
 
@@ -233,13 +233,13 @@ def tier_record(
     *,
     tenant_id: str,
     group_id: int,
-    subject_id: str,
     member_id: str,
+    stored: StateRecord | None,
     allocate: bool = False,
 ) -> TierRecord:
-    """The record of the member's state in the group; its id is made here only if `allocate`
-    (which needs a writing unit of work), else it may be None (see `profile_tier_id`)."""
-    stored = uow.states.get(tenant_id, group_id, subject_id)
+    """The record of the member's state in the group, `stored` as the read found it; its id is
+    made here only if `allocate` (which needs a writing unit of work), else it may be None (see
+    `profile_tier_id`)."""
     ids = uow.dialects
     record_id = (
         ids.allocate_profile_tier_id(tenant_id, group_id, member_id)

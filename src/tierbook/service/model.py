@@ -96,6 +96,15 @@ class StoredState:
 
 
 @dataclass(frozen=True, slots=True)
+class StateRecord:
+    """A stored state without its history, and when its row was first and last written."""
+
+    state: TierState
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEvent:
     id: str
     tenant_id: str

@@ -19,6 +19,7 @@ from tierbook.service.model import (
     Member,
     OutboxEvent,
     ProgramConfig,
+    StateRecord,
     StoredAssignment,
     StoredEntryResult,
     StoredState,
@@ -57,6 +58,11 @@ class MemberRepository(Protocol):
         """Insert; raises DuplicateMember when the id is taken in the tenant."""
 
     def get(self, tenant_id: str, member_id: str) -> Member | None: ...
+
+    def get_with_program(
+        self, tenant_id: str, member_id: str
+    ) -> tuple[Member, ProgramConfig] | None:
+        """The member and its program, read at once (a hot read needs both)."""
 
     def update(self, member: Member) -> None: ...
 
@@ -135,6 +141,11 @@ class StateRepository(Protocol):
         self, tenant_id: str, keys: Sequence[tuple[int, str]]
     ) -> dict[tuple[int, str], TierState]:
         """The states alone (no history), for reads."""
+
+    def get_records(
+        self, tenant_id: str, keys: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], StateRecord]:
+        """The states with their rows' timestamps (no history), for reads."""
 
     def save(
         self,

@@ -7,13 +7,14 @@ its ledger, so reads are right whether or not the sweep has run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from tierbook.domain.errors import UnknownGroup
+from tierbook.domain.errors import UnknownGroup, UnknownMember
 from tierbook.domain.rules import WindowKind
 from tierbook.domain.state import Decision, HistoryRecord, TierState
-from tierbook.service.model import GroupConfig, Member, ProgramConfig
+from tierbook.service.model import GroupConfig, Member, ProgramConfig, StateRecord
 from tierbook.service.ports import Clock, UnitOfWork
 from tierbook.service.subjects import Subject, load_member, load_program, replay, subject_for
 
@@ -25,6 +26,8 @@ class TierView:
     group: GroupConfig
     subject_id: str
     state: TierState
+    stored: StateRecord | None = None
+    """The subject's stored state (whether or not it answered this read), where there is one."""
 
 
 def _moved_to(state: TierState, group: GroupConfig, at: datetime) -> TierState:
@@ -56,15 +59,26 @@ def member_tiers(
     member_id: str,
     as_of: datetime | None = None,
     group_id: int | None = None,
+    choose: Callable[[ProgramConfig], GroupConfig] | None = None,
 ) -> list[TierView]:
+    """The member's state in `group_id`, in the group `choose` picks from the member's program
+    (a dialect's own way of naming a group), or in every active group.
+
+    The hot read: the member and its program in one query, the stored states in another (and
+    the household's members where a group pools them).
+    """
     at = as_of or clock.now()
-    member = load_member(uow, tenant_id, member_id)
-    program = load_program(uow, tenant_id, member.program_id)
-    subjects = [subject_for(uow, g, member) for g in _groups(program, group_id)]
-    stored = uow.states.get_states(tenant_id, [s.key for s in subjects])
+    found = uow.members.get_with_program(tenant_id, member_id)
+    if found is None:
+        raise UnknownMember(f"no member {member_id!r}")
+    member, program = found
+    groups = [choose(program)] if choose is not None else _groups(program, group_id)
+    subjects = [subject_for(uow, g, member) for g in groups]
+    stored = uow.states.get_records(tenant_id, [s.key for s in subjects])
     views = []
     for subject in subjects:
-        state = stored.get(subject.key)
+        record = stored.get(subject.key)
+        state = None if record is None else record.state
         if (
             state is not None
             and state.as_of <= at
@@ -73,7 +87,7 @@ def member_tiers(
             state = _moved_to(state, subject.group, at)
         else:
             state = replay(uow, tenant_id, program, subject, at).state
-        views.append(TierView(member, program, subject.group, subject.id, state))
+        views.append(TierView(member, program, subject.group, subject.id, state, record))
     return views
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from tierbook.adapters.db.repositories import (
@@ -43,22 +44,63 @@ class SqlProgramRepository(SqlRepository):
 
     def get(self, tenant_id: str, program_id: int) -> ProgramConfig | None:
         row = self._conn.execute(
-            sa.select(programs).where(
-                programs.c.tenant_id == tenant_id, programs.c.id == program_id
-            )
+            _PROGRAM, {"tenant_id": tenant_id, "program_id": program_id}
         ).one_or_none()
-        return None if row is None else _program(row)
+        return None if row is None else _parsed.program(tenant_id, row)
 
     def list(self, tenant_id: str) -> list[ProgramConfig]:
         rows = self._conn.execute(
-            sa.select(programs).where(programs.c.tenant_id == tenant_id).order_by(programs.c.id)
+            _PROGRAM_ROWS.where(programs.c.tenant_id == tenant_id).order_by(programs.c.id)
         )
-        return [_program(row) for row in rows]
+        return [_parsed.program(tenant_id, row) for row in rows]
 
 
-def _program(row: AnyRow) -> ProgramConfig:
-    program = program_from_document(row.document)
-    return dataclasses.replace(program, created_at=row.created_at, updated_at=row.updated_at)
+# The document as the text the database holds, so that a row can be checked against the one a
+# program was parsed from without parsing anything.
+_PROGRAM_COLUMNS = (
+    programs.c.id.label("program_id"),
+    sa.cast(programs.c.document, sa.Text).label("program_document"),
+    programs.c.created_at.label("program_created_at"),
+    programs.c.updated_at.label("program_updated_at"),
+)
+_PROGRAM_ROWS = sa.select(*_PROGRAM_COLUMNS)
+_PROGRAM = _PROGRAM_ROWS.where(
+    programs.c.tenant_id == sa.bindparam("tenant_id"), programs.c.id == sa.bindparam("program_id")
+)
+
+
+class ParsedPrograms:
+    """Programs parsed from their stored rows, kept per tenant and program id.
+
+    Parsing and validating a program's document costs a hot read more than the rest of it, and
+    a program changes rarely. A kept program is used only for a row whose document text and
+    timestamps are exactly those it was parsed from, so a changed program (by this process or
+    any other) is parsed again on its next read, and a row never yields another row's program.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._kept: dict[tuple[str, int], tuple[tuple[Any, ...], ProgramConfig]] = {}
+
+    def program(self, tenant_id: str, row: AnyRow) -> ProgramConfig:
+        """The program of a row with the `_PROGRAM_COLUMNS`, read in `tenant_id`."""
+        key = (tenant_id, row.program_id)
+        stamp = (row.program_document, row.program_created_at, row.program_updated_at)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        program = dataclasses.replace(
+            program_from_document(orjson.loads(row.program_document)),
+            created_at=row.program_created_at,
+            updated_at=row.program_updated_at,
+        )
+        if len(self._kept) >= self._limit:
+            self._kept.clear()
+        self._kept[key] = (stamp, program)
+        return program
+
+
+_parsed = ParsedPrograms()
 
 
 class SqlMemberRepository(SqlRepository):
@@ -87,9 +129,17 @@ class SqlMemberRepository(SqlRepository):
 
     def get(self, tenant_id: str, member_id: str) -> Member | None:
         row = self._conn.execute(
-            sa.select(members).where(members.c.tenant_id == tenant_id, members.c.id == member_id)
+            _MEMBER, {"tenant_id": tenant_id, "member_id": member_id}
         ).one_or_none()
         return None if row is None else _member(row)
+
+    def get_with_program(
+        self, tenant_id: str, member_id: str
+    ) -> tuple[Member, ProgramConfig] | None:
+        row = self._conn.execute(
+            _MEMBER_WITH_PROGRAM, {"tenant_id": tenant_id, "member_id": member_id}
+        ).one_or_none()
+        return None if row is None else (_member(row), _parsed.program(tenant_id, row))
 
     def update(self, member: Member) -> None:
         values = _member_values(member) | {"updated_at": member.updated_at or self._now()}
@@ -143,15 +193,12 @@ class SqlMemberRepository(SqlRepository):
 
     def household(self, tenant_id: str, program_id: int, household_id: str) -> list[Member]:
         rows = self._conn.execute(
-            sa.select(members)
-            .where(
-                members.c.tenant_id == tenant_id,
-                members.c.program_id == program_id,
-                members.c.household_id == household_id,
-            )
-            .order_by(members.c.id)
+            _HOUSEHOLD,
+            {"tenant_id": tenant_id, "program_id": program_id, "household_id": household_id},
         )
-        return [_member(row) for row in rows]
+        # Sorted here, not by ORDER BY: for `ORDER BY id` SQLite would rather walk the whole
+        # tenant in primary-key order than use the household index.
+        return sorted((_member(row) for row in rows), key=lambda m: m.id)
 
     def get_many(self, tenant_id: str, member_ids: Iterable[str]) -> dict[str, Member]:
         found: dict[str, Member] = {}
@@ -203,6 +250,29 @@ class SqlMemberRepository(SqlRepository):
         ]
         if rows:
             self._conn.execute(sa.insert(member_custom), rows)
+
+
+# The hot reads' statements, built once (building one costs more than running it).
+_MEMBER = sa.select(members).where(
+    members.c.tenant_id == sa.bindparam("tenant_id"), members.c.id == sa.bindparam("member_id")
+)
+_MEMBER_WITH_PROGRAM = (
+    sa.select(members, *_PROGRAM_COLUMNS[1:])
+    .join_from(
+        members,
+        programs,
+        sa.and_(programs.c.tenant_id == members.c.tenant_id, programs.c.id == members.c.program_id),
+    )
+    .where(
+        members.c.tenant_id == sa.bindparam("tenant_id"),
+        members.c.id == sa.bindparam("member_id"),
+    )
+)
+_HOUSEHOLD = sa.select(members).where(
+    members.c.tenant_id == sa.bindparam("tenant_id"),
+    members.c.program_id == sa.bindparam("program_id"),
+    members.c.household_id == sa.bindparam("household_id"),
+)
 
 
 def _unknown_program(member: Member) -> UnknownProgram:

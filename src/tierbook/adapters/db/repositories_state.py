@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from tierbook.adapters.db.repositories import AnyRow, SqlRepository, chunked, ke
 from tierbook.adapters.db.serialize import state_from_dict, state_to_dict
 from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
-from tierbook.service.model import StoredState
+from tierbook.service.model import StateRecord, StoredState
 from tierbook.service.ports import StateWrite
 
 StateKey = tuple[int, str]
@@ -72,19 +73,24 @@ class SqlStateRepository(SqlRepository):
         )
 
     def get_states(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, TierState]:
-        c = tier_states.c
-        found: dict[StateKey, TierState] = {}
-        for group_id, subject_ids in key_chunks(keys):
+        return {key: found.state for key, found in self.get_records(tenant_id, keys).items()}
+
+    def get_records(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, StateRecord]:
+        wanted = set(keys)
+        group_ids = sorted({g for g, _ in wanted})
+        found: dict[StateKey, StateRecord] = {}
+        for chunk in chunked(sorted({s for _, s in wanted})):
             rows = self._conn.execute(
-                sa.select(c.group_id, c.subject_id, c.body).where(
-                    c.tenant_id == tenant_id,
-                    c.group_id == group_id,
-                    c.subject_id.in_(subject_ids),
-                )
+                _states_of(len(group_ids), len(chunk)),
+                {"tenant_id": tenant_id}
+                | {f"g{i}": g for i, g in enumerate(group_ids)}
+                | {f"s{i}": s for i, s in enumerate(chunk)},
             )
-            found.update(
-                ((row.group_id, row.subject_id), state_from_dict(row.body)) for row in rows
-            )
+            for row in rows:
+                key = (row.group_id, row.subject_id)
+                if key in wanted:  # the query asks for every group of every subject
+                    state = state_from_dict(row.body)
+                    found[key] = StateRecord(state, row.created_at, row.updated_at)
         return found
 
     def save(
@@ -336,3 +342,20 @@ def _on_rewrite(insert: Any) -> dict[str, Any]:
     return {name: insert.excluded[name] for name in _REWRITTEN} | {
         "version": tier_states.c.version + 1
     }
+
+
+@lru_cache(maxsize=256)
+def _states_of(groups: int, subjects: int) -> sa.Select[tuple[int, str, Any, datetime, datetime]]:
+    """The states of `groups` groups' `subjects` subjects (bound as g0…, s0…): a primary-key
+    look-up per (group, subject) on both databases, where SQLite plans a row-value
+    `(group_id, subject_id) IN (…)` as a scan of the tenant's rows.
+
+    One statement per shape, built once and with a bound parameter per value: building a
+    statement, or expanding an `IN` list, costs a hot read more than running it.
+    """
+    c = tier_states.c
+    return sa.select(c.group_id, c.subject_id, c.body, c.created_at, c.updated_at).where(
+        c.tenant_id == sa.bindparam("tenant_id"),
+        c.group_id.in_([sa.bindparam(f"g{i}") for i in range(groups)]),
+        c.subject_id.in_([sa.bindparam(f"s{i}") for i in range(subjects)]),
+    )

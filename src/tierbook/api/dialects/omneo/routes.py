@@ -53,10 +53,13 @@ def _view(
     group: str | None,
     as_of: datetime | None = None,
 ) -> TierView:
-    member = load_member(uow, tenant_id, profile_id)
-    chosen = translate.pick_group(load_program(uow, tenant_id, member.program_id), group)
     (view,) = queries.member_tiers(
-        uow, clock, tenant_id=tenant_id, member_id=profile_id, as_of=as_of, group_id=chosen.id
+        uow,
+        clock,
+        tenant_id=tenant_id,
+        member_id=profile_id,
+        as_of=as_of,
+        choose=lambda program: translate.pick_group(program, group),
     )
     return view
 
@@ -68,8 +71,8 @@ def _record(
         uow,
         tenant_id=tenant_id,
         group_id=view.group.id,
-        subject_id=view.subject_id,
         member_id=view.member.id,
+        stored=view.stored,
         allocate=allocate,
     )
 
