@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer
+from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
 from tierbook.api.dialects.omneo import translate
 from tierbook.api.errors import ApiError
 from tierbook.api.responses import JsonResponse
@@ -92,8 +93,10 @@ def _respond(
     return JsonResponse({"data": translate.profile_tier(view, shown)})
 
 
+# The hot read. It is `async`, so that on SQLite the read takes no trip through the thread pool
+# (see `run_read`).
 @router.get("/profiles/{profile_id}/tiers")
-def profile_tier(
+async def profile_tier(
     profile_id: str,
     principal: Reader,
     container: ContainerDep,
@@ -102,10 +105,17 @@ def profile_tier(
 ) -> Response:
     """A profile's tier: current, next and previous tiers, progress, credit, anniversary."""
     at = None if as_of is None else translate.parse_as_of(as_of)
-    with container.uow_factory(write=False) as uow:
-        view = _view(uow, container.clock, principal.tenant_id, profile_id, group, at)
-        record = _record(uow, principal.tenant_id, view)
-    return _respond(container, principal.tenant_id, view, record)
+    tenant_id = principal.tenant_id
+
+    def read() -> tuple[TierView, dialects.TierRecord]:
+        with container.uow_factory(write=False) as uow:
+            view = _view(uow, container.clock, tenant_id, profile_id, group, at)
+            return view, _record(uow, tenant_id, view)
+
+    view, record = await run_read(container, read)
+    if record.id is None:  # a first read makes the record's id: a write, so in the thread pool
+        return await run_in_threadpool(_respond, container, tenant_id, view, record)
+    return _respond(container, tenant_id, view, record)
 
 
 @router.get("/profiles/{profile_id}/tiers/calculate")
