@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.repositories_catalog import _PROGRAM_ROWS, ParsedPrograms
 from tierbook.adapters.db.tables import programs
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
@@ -254,3 +256,26 @@ def test_parsed_programs_keep_a_bounded_number(engine: sa.Engine) -> None:
     assert parsed.program(T2, rows[T2]).groups[0].rules.tiers[1].name == "Argent"
     assert parsed.program(T1, rows[T1]) is not first  # dropped when the limit was passed
     assert parsed.program(T1, rows[T1]) == first
+
+
+def test_a_reading_unit_of_work_on_sqlite_reads_one_snapshot(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'snapshot.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        factory = SqlUnitOfWorkFactory(engine)
+        with factory() as uow:
+            uow.programs.save(T1, make_program())
+            uow.commit()
+        with factory(write=False) as reader:
+            before = reader.programs.get(T1, PROGRAM)
+            with factory() as writer:
+                writer.programs.save(T1, make_program(tier_name="Sterling"))
+                writer.commit()
+            assert reader.programs.get(T1, PROGRAM) == before
+        with factory(write=False) as reader:
+            after = reader.programs.get(T1, PROGRAM)
+        assert after is not None
+        assert after.groups[0].rules.tiers[1].name == "Sterling"
+    finally:
+        engine.dispose()
