@@ -1,0 +1,38 @@
+"""The JSON every API writes: exact decimals, instants in UTC with a `Z`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+
+from tierbook.api.responses import dumps, instant
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2025, 1, 10, 10, 0, tzinfo=UTC), "2025-01-10T10:00:00Z"),
+        (datetime(2025, 1, 10, 10, 0, 0, 5, tzinfo=UTC), "2025-01-10T10:00:00.000005Z"),
+        (datetime(2025, 1, 10, 10, tzinfo=timezone(timedelta(hours=10))), "2025-01-10T00:00:00Z"),
+        (datetime(2025, 7, 1, 9, tzinfo=ZoneInfo("Australia/Melbourne")), "2025-06-30T23:00:00Z"),
+        (datetime(2025, 1, 10, 10, tzinfo=ZoneInfo("UTC")), "2025-01-10T10:00:00Z"),
+    ],
+)
+def test_an_instant_is_written_in_utc_with_a_z(value: datetime, text: str) -> None:
+    assert instant(value) == text
+    assert orjson.loads(dumps({"at": value})) == {"at": text}
+
+
+def test_decimals_are_exact_numbers_and_integers_where_integral() -> None:
+    written = dumps({"a": Decimal("600.0000"), "b": Decimal("12.5000"), "c": Decimal("-0.0001")})
+    assert written == b'{"a":600,"b":12.5,"c":-0.0001}'
+
+
+def test_a_set_is_written_sorted_and_anything_else_unknown_is_refused() -> None:
+    assert dumps({"s": frozenset({"b", "a"})}) == b'{"s":["a","b"]}'
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
