@@ -19,7 +19,8 @@ the issue): each endpoint serves at least half the floor's requests/s, with p99 
 
 The app's clock is the real one, so reads happen now: the sweep as of now makes each stored
 state's `[as_of, stable_until)` cover now, so reads are answered from the stored state (the
-share of states whose span covers the next hour is reported). Omneo gives a profile's tier
+share of states whose span covers the next hour is reported). The sweep is `tierbook sweep`,
+run as a user would. Omneo gives a profile's tier
 record its id on the first read (a write); the sampled profiles get theirs before timing, so
 the figures are those of a steady state.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -40,13 +42,23 @@ import sqlalchemy as sa
 
 from bench import generate as gen
 from bench import load
-from bench.common import SIZES, WORK, Result, Size, backends, latency_ms, parser, say, write_result
+from bench.common import (
+    SIZES,
+    WORK,
+    Result,
+    Size,
+    Stopwatch,
+    backends,
+    latency_ms,
+    parser,
+    say,
+    write_result,
+)
 from bench.loadgen import LoadReport, Request, run, serve
 from tierbook.adapters.db.engine import make_engine
 from tierbook.adapters.db.tables import tier_states
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
 from tierbook.service.clocks import FixedClock
-from tierbook.service.tiers import sweep
 
 NAME = "read_api"
 DATABASE = "tierbook_bench_read"
@@ -201,20 +213,13 @@ def _prepare(backend: str, size: Size, *, sample: int, reuse: bool) -> dict[str,
     else:
         figures["reused"] = True
     now = datetime.now(UTC).replace(microsecond=0)
+    figures["sweep"] = _sweep(url, now)
+    say(f"{backend}: {figures['sweep']['line']}")
+    picked = random.Random(gen.SEED).sample(range(size.members), min(size.members, sample))
+    member_ids = [gen.member_id(i) for i in picked]
     engine = make_engine(url)
     try:
-        factory = SqlUnitOfWorkFactory(engine, clock=FixedClock(now))
-        began = datetime.now(UTC)
-        swept = sweep(factory, FixedClock(now), as_of=now)
-        figures["sweep"] = {
-            "as_of": now.isoformat(),
-            "states": swept.states,
-            "seconds": round((datetime.now(UTC) - began).total_seconds(), 1),
-        }
-        say(f"{backend}: swept {swept.states:,} states as of {now:%Y-%m-%d %H:%M:%S}")
-        picked = random.Random(gen.SEED).sample(range(size.members), min(size.members, sample))
-        member_ids = [gen.member_id(i) for i in picked]
-        with factory() as uow:
+        with SqlUnitOfWorkFactory(engine, clock=FixedClock(now))() as uow:
             # Omneo's record ids, as earlier reads of these profiles would have left them.
             for member_id in member_ids:
                 uow.dialects.allocate_profile_tier_id(gen.TENANT, gen.STATUS, member_id)
@@ -224,6 +229,20 @@ def _prepare(backend: str, size: Size, *, sample: int, reuse: bool) -> dict[str,
         engine.dispose()
     token = load.create_key(url, frozenset({"read"}))
     return {"url": url, "token": token, "sample": member_ids, "figures": figures}
+
+
+def _sweep(url: str, as_of: datetime) -> dict[str, Any]:
+    """`tierbook sweep --as-of`, as a user would run it: its time and its last line."""
+    env = {**os.environ, "TIERBOOK_DATABASE_URL": url}
+    command = [
+        str(Path(sys.executable).with_name("tierbook")), "sweep", "--as-of", as_of.isoformat()
+    ]  # fmt: skip
+    with Stopwatch() as watch:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"tierbook sweep failed: {done.stderr.strip()}")
+    line = done.stdout.strip().splitlines()[-1]
+    return {"as_of": as_of.isoformat(), "seconds": round(watch.seconds, 1), "line": line}
 
 
 def _existing(backend: str, name: str) -> str | None:

@@ -64,7 +64,33 @@ def _sweep(result: dict[str, Any]) -> list[str]:
     return lines + _goals(result)
 
 
+def _read_api(result: dict[str, Any]) -> list[str]:
+    figures = result["figures"]
+    lines = [
+        f"{figures['connections']} keep-alive connections on loopback, one uvicorn worker, "
+        f"{figures['seconds']} s per run; {_n(figures['members'])} members, "
+        f"{_n(figures['sampled_members'])} of them asked for at random.",
+        "",
+        "| server | endpoint | req/s | p50 ms | p99 ms | x FastAPI floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for floor, endpoints in figures["floors"].items():
+        for endpoint, f in endpoints.items():
+            lines.append(
+                f"| floor: {floor.replace('_', ' ')} | {endpoint} | {_n(f['rps'])} "
+                f"| {f['p50_ms']} | {f['p99_ms']} | |"
+            )
+    for backend, endpoints in figures["endpoints"].items():
+        for endpoint, f in endpoints.items():
+            lines.append(
+                f"| tierbook on {backend} | {endpoint} | {_n(f['rps'])} | {f['p50_ms']} "
+                f"| {f['p99_ms']} | {f['ratio_to_floor']['reference']} |"
+            )
+    return lines + _goals(result)
+
+
 SECTIONS: dict[str, tuple[str, Section]] = {
+    "read_api": ("Read API (`GET /v1/members/{id}/tiers`, Omneo's profile tier)", _read_api),
     "sweep": ("Sweep (`tierbook sweep`, every state stale: a full rebuild)", _sweep),
 }
 

@@ -18,7 +18,7 @@ def test_the_read_benchmark_runs_and_writes_its_result(
 
     assert read_api.main(["--size", "smoke", "--backend", "sqlite", "--seconds", "1"]) == 0
 
-    written = json.loads((tmp_path / "results" / "smoke" / "read_api.json").read_text())
+    written = json.loads((tmp_path / "results" / "smoke" / "read_api-smoke.json").read_text())
     assert written["benchmark"] == "read_api"
     endpoints = written["figures"]["endpoints"]["sqlite"]
     assert set(endpoints) == {"native", "omneo"}
