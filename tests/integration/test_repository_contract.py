@@ -331,6 +331,18 @@ def test_household_and_ids_list_a_programs_members(uow: SqlUnitOfWork) -> None:
     assert uow.members.ids(T1, PROGRAM) == ["m1", "m2", "m3"]
 
 
+def test_households_list_each_households_members_by_id(uow: SqlUnitOfWork) -> None:
+    for member_id, household_id in (("m4", "h2"), ("m3", "h1"), ("m2", "h1"), ("m5", None)):
+        uow.members.add(make_member(member_id, household_id=household_id))
+    found = uow.members.households(T1, PROGRAM, ["h2", "h1", "h9"])
+    assert {h: [m.id for m in pool] for h, pool in found.items()} == {
+        "h1": ["m2", "m3"],
+        "h2": ["m4"],
+    }
+    assert [m.id for m in uow.members.households(T1, PROGRAM, ["h1"])["h1"]] == ["m2", "m3"]
+    assert uow.members.households(T2, PROGRAM, ["h1"]) == {}
+
+
 # -- ledger ---------------------------------------------------------------------------------
 
 
@@ -434,6 +446,17 @@ def test_get_finds_an_entry_by_id_or_by_key(uow: SqlUnitOfWork) -> None:
     assert uow.ledger.get(T1, "tx-9") == entry
     assert uow.ledger.get(T1, "nope") is None
     assert uow.ledger.get(T2, "e1") is None
+
+
+def test_get_many_finds_each_ref_as_get_does(uow: SqlUnitOfWork) -> None:
+    entry = make_entry("e1", idempotency_key="tx-9")
+    other = make_entry("tx-9b", days=2, idempotency_key="e1")
+    uow.ledger.append(T1, PROGRAM, [entry, other])
+    found = uow.ledger.get_many(T1, ["e1", "tx-9", "tx-9b", "nope"])
+    # "e1" is one entry's id and the other's key: the id wins, as in `get`.
+    assert found == {"e1": entry, "tx-9": entry, "tx-9b": other}
+    assert uow.ledger.get_many(T2, ["e1", "tx-9"]) == {}
+    assert uow.ledger.get_many(T1, []) == {}
 
 
 def test_entries_come_in_occurrence_then_recorded_order(uow: SqlUnitOfWork) -> None:

@@ -101,6 +101,9 @@ class LedgerRepository(Protocol):
     def get(self, tenant_id: str, ref: str) -> Entry | None:
         """An entry by id or idempotency key."""
 
+    def get_many(self, tenant_id: str, refs: Iterable[str]) -> dict[str, Entry]:
+        """`get` of each ref, by ref; refs that name no entry are absent."""
+
     def for_members(
         self, tenant_id: str, program_id: int, member_ids: Iterable[str]
     ) -> list[Entry]:
