@@ -459,6 +459,19 @@ def test_get_many_finds_each_ref_as_get_does(uow: SqlUnitOfWork) -> None:
     assert uow.ledger.get_many(T1, []) == {}
 
 
+def test_ledgers_leave_out_what_the_clock_never_reads(uow: SqlUnitOfWork) -> None:
+    item = Item(sku="A", category="shoes", quantity=Decimal(2), amount=Decimal("9.5"))
+    entry = make_entry(
+        "e1", items=(item,), idempotency_key="k", recorded_at=at(2), meta={"channel": "web"}
+    )
+    uow.ledger.append(T1, PROGRAM, [entry])
+    bare = dataclasses.replace(entry, recorded_at=None, meta={})
+    assert uow.ledger.ledgers(T1, PROGRAM, ["m1"]) == {"m1": [bare]}
+    (read,) = uow.ledger.ledgers(T1, PROGRAM, ["m1", "m2"], items=False)["m1"]
+    assert read == dataclasses.replace(bare, items=())
+    assert (read.recorded_at, read.meta) == (None, {})
+
+
 def test_entries_come_in_occurrence_then_recorded_order(uow: SqlUnitOfWork) -> None:
     uow.members.add(make_member("m2"))
     uow.programs.save(T1, make_program(8))
@@ -545,6 +558,33 @@ def test_get_states_returns_the_states_asked_for_that_exist(uow: SqlUnitOfWork) 
     found = uow.states.get_states(T1, [(GROUP, "m1"), (GROUP, "m2"), (GROUP, "m3"), (11, "m1")])
     assert found == {(GROUP, "m1"): m1, (GROUP, "m2"): m2}
     assert uow.states.get_states(T2, [(GROUP, "m1")]) == {}
+
+
+def test_lookups_by_keys_find_exactly_the_keys_asked_for(uow: SqlUnitOfWork) -> None:
+    # Asked for (10, m1) and (11, m2): the states and histories of (10, m2) and (11, m1) exist
+    # too, and must not be returned.
+    for group_id in (GROUP, 11):
+        for subject_id in ("m1", "m2"):
+            state = make_state(subject_id, group_id=group_id)
+            uow.states.save(T1, PROGRAM, state, [record(group_id, 1, Reason.ENROLLED)])
+            uow.assignments.add(
+                T1,
+                StoredAssignment(
+                    PROGRAM, group_id, subject_id, assignment(f"a-{group_id}-{subject_id}", 1)
+                ),
+            )
+    keys = [(GROUP, "m1"), (11, "m2")]
+    assert set(uow.states.get_states(T1, keys)) == set(keys)
+    histories = uow.states.histories(T1, keys)
+    assert histories == {
+        (GROUP, "m1"): (record(GROUP, 1, Reason.ENROLLED),),
+        (11, "m2"): (record(11, 1, Reason.ENROLLED),),
+    }
+    found = uow.assignments.for_subjects(T1, keys)
+    assert {key: [a.id for a in listed] for key, listed in found.items()} == {
+        (GROUP, "m1"): ["a-10-m1"],
+        (11, "m2"): ["a-11-m2"],
+    }
 
 
 def test_save_rewrites_only_the_divergent_tail_of_the_history(

@@ -114,9 +114,9 @@ class LedgerRepository(Protocol):
     ) -> dict[str, list[Entry]]:
         """Each member's entries, ordered by (occurred_at, recorded order), for evaluation.
 
-        Entries come without `meta` (the tier clock never reads it), and without `items` unless
-        `items` is true (only a group with an item filter reads them). Members without entries
-        are absent.
+        Entries come without `meta` and `recorded_at` (the tier clock never reads them), and
+        without `items` unless `items` is true (only a group with an item filter reads them).
+        Members without entries are absent.
         """
 
 
