@@ -44,24 +44,31 @@ class SqlStateRepository(SqlRepository):
         if not self._postgres:
             return
         c = subject_locks.c
-        for chunk in chunked(sorted(set(keys))):
+        # `key_chunks` comes in sorted key order, so the locks are taken in that order. One group
+        # at a time: PostgreSQL plans a row-value `IN` of hundreds of pairs as as many index
+        # scans OR-ed together, several times slower than `subject_id = ANY (…)`.
+        for group_id, subject_ids in key_chunks(keys):
             # A row another transaction inserted but has not committed makes this wait for it.
             self._conn.execute(
                 postgresql.insert(subject_locks).on_conflict_do_nothing(),
                 [
                     {
                         "tenant_id": tenant_id,
-                        "group_id": g,
+                        "group_id": group_id,
                         "subject_id": s,
                         "program_id": program_id,
                     }
-                    for g, s in chunk
+                    for s in subject_ids
                 ],
             )
             self._conn.execute(
                 sa.select(c.group_id)
-                .where(c.tenant_id == tenant_id, sa.tuple_(c.group_id, c.subject_id).in_(chunk))
-                .order_by(c.group_id, c.subject_id)
+                .where(
+                    c.tenant_id == tenant_id,
+                    c.group_id == group_id,
+                    c.subject_id.in_(subject_ids),
+                )
+                .order_by(c.subject_id)
                 .with_for_update()
             )
 
