@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import common, ingest
+from bench import common, ingest, report
 
 
 def test_the_ingest_benchmark_runs_and_writes_its_json(
@@ -30,6 +30,8 @@ def test_the_ingest_benchmark_runs_and_writes_its_json(
     assert figures["batch"]["check"]["states_wrong"] == 0
     assert figures["import"]["check"]["states_checked"] > 0
     assert figures["reference"]["rows"] == written["figures"]["workload"]["entries_ingested"]
+    section = "\n".join(report.SECTIONS["ingest"][1](written))
+    assert "| sqlite |" in section
     assert {goal["name"] for goal in written["goals"]} == {
         "single_sqlite",
         "batch_sqlite",
