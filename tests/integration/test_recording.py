@@ -7,6 +7,7 @@ down how much work a batch does, so that it never grows with the entries a subje
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
+from tierbook.domain.errors import InvalidEntry, UnknownProgram
 from tierbook.domain.ledger import EntryKind
 from tierbook.service import activities, members, programs
 from tierbook.service import subjects as subjects_module
@@ -203,3 +205,31 @@ def test_the_outcome_names_the_programs_of_its_entries(
     assert list(outcome.programs) == [1]
     assert {c.program_id for c in outcome.changes} == {1}
     assert outcome.programs[1].group(10) is not None
+
+
+def test_a_lone_entry_reads_its_member_and_program_in_one_query(
+    enrolled: SqlUnitOfWorkFactory, clock: FixedClock, engine: sa.Engine
+) -> None:
+    with _counted_selects(engine) as seen:
+        _record(enrolled, clock, [dataclasses.replace(_purchase("ann", 1), program_id=1)])
+    reads = [" ".join(s.split()) for s in seen]
+    assert not [s for s in reads if "FROM programs" in s and "members" not in s]
+    assert [s for s in reads if "FROM members JOIN programs" in s]
+
+
+def test_a_lone_entry_naming_another_program_than_its_members_is_refused(
+    enrolled: SqlUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    other = dict(PROGRAM, program={"id": 2, "code": "other", "name": "Other"})
+    other["groups"] = [dict(g, id=g["id"] + 100) for g in PROGRAM["groups"]]
+    for group in other["groups"]:
+        group["tiers"] = [dict(t, id=t["id"] + 100) for t in group["tiers"]]
+    with enrolled() as uow:
+        programs.put_program(uow, clock, tenant_id="t1", document=parse_document(other))
+        uow.commit()
+    with pytest.raises(InvalidEntry, match="no member 'ann' in program 2"):
+        _record(enrolled, clock, [dataclasses.replace(_purchase("ann", 1), program_id=2)])
+    with pytest.raises(UnknownProgram):
+        _record(enrolled, clock, [dataclasses.replace(_purchase("ann", 1), program_id=99)])
+    with pytest.raises(InvalidEntry, match="no member 'nobody' in program 1"):
+        _record(enrolled, clock, [dataclasses.replace(_purchase("nobody", 1), program_id=1)])

@@ -107,7 +107,7 @@ def record(
     now = clock.now()
     programs: dict[int | None, ProgramConfig] = {}
     # Everything the entries name is read up front, in a query or two for the whole batch.
-    members = uow.members.get_many(tenant_id, {c.member_id for c in commands})
+    members = _members(uow, tenant_id, commands, programs)
     refs = {c.reverses for c in commands if c.reverses is not None}
     reversed_entries = uow.ledger.get_many(tenant_id, refs) if refs else {}
     entries: list[tuple[ProgramConfig, Entry]] = []
@@ -140,6 +140,26 @@ def record(
         by_key[str(entry.idempotency_key)] = entry
         entries.append((program, entry))
     return _append(uow, tenant_id, now, entries, members)
+
+
+def _members(
+    uow: UnitOfWork,
+    tenant_id: str,
+    commands: Sequence[RecordActivity],
+    programs: dict[int | None, ProgramConfig],
+) -> Mapping[str, Member]:
+    """The members the commands name, by id. A lone entry that names its program (the common
+    single request) reads its member and the program in one query, and keeps the program in
+    `programs` where it is the one named."""
+    if len(commands) == 1 and commands[0].program_id is not None:
+        found = uow.members.get_with_program(tenant_id, commands[0].member_id)
+        if found is None:
+            return {}
+        member, program = found
+        if program.id == commands[0].program_id:
+            programs[program.id] = program
+        return {member.id: member}
+    return uow.members.get_many(tenant_id, {c.member_id for c in commands})
 
 
 def _resolve_reverses(
