@@ -1,18 +1,20 @@
 """Ingest: activities/s with the tier update in the same transaction, against a plain insert.
 
-`python -m bench.ingest [--size S] [--backend sqlite|postgres|both] [--seconds N]`
+`python -m bench.ingest [--size S] [--backend sqlite|postgres|both] [--seconds N] [--entries N]`
 
 For each backend, one base database is built and copied for every phase, so each phase starts
 from the same place: the benchmark program, every member enrolled, the older part of each
 member's history (`head`, the first 75% of all entries in time order) bulk-loaded, and every
 tier state brought up to date through the service's own `refresh_many`. Each phase then
-ingests the newest entries (`tail`, the rest), in time order, into its own copy:
+ingests the newest entries (`tail`, the rest; `--entries` takes only its first part, and does
+so by default at the full size), in time order, into its own copy:
 
 - `single`: `POST /v1/activities` over HTTP to one uvicorn worker, `CONNECTIONS` keep-alive
   connections, one request in flight on each; every request a distinct entry. rps, latency,
   statuses (all should be 201) over `--seconds` after a warm-up.
 - `batch`: `POST /v1/activities:batch` with `BATCH` entries per call, one call after another.
-- `import`: `tierbook import FILE` of the tail as JSON Lines, the real CLI in a subprocess.
+- `import`: `tierbook import FILE` of the same entries as JSON Lines, the real CLI in a
+  subprocess.
 - `reference`: the same ledger rows bulk-inserted into the same kind of database by
   `bench.load`'s writer (executemany on SQLite, COPY on PostgreSQL), with no tier update: the
   storage limit.
@@ -81,13 +83,19 @@ SAMPLE = 300
 GOAL_BATCH = 20_000
 GOAL_SINGLE = 1_500
 DEFAULT_SECONDS = {"smoke": 1.0, "small": 20.0, "full": 30.0}
+DEFAULT_ENTRIES = {"full": 200_000}
+"""How many of the tail's entries the batch, import and reference phases take (default: all)."""
 
 
 @dataclass(frozen=True)
 class Workload:
     data: gen.Dataset
     head: list[gen.GenEntry]
+    """Loaded before the phases."""
     tail: list[gen.GenEntry]
+    """What single requests draw from (for as long as they run)."""
+    batched: list[gen.GenEntry]
+    """What the batch, import and reference phases ingest: the tail, or its first part."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +108,15 @@ class Base:
     token: str
 
 
-def workload(size: str) -> Workload:
+def workload(size: str, entries: int | None = None) -> Workload:
     spec = SIZES[size]
     data = gen.dataset(gen.Shape(members=spec.members, entries_per_member=spec.entries_per_member))
     split = int(len(data.entries) * HEAD_SHARE)
-    return Workload(data=data, head=data.entries[:split], tail=data.entries[split:])
+    tail = data.entries[split:]
+    limit = entries if entries is not None else DEFAULT_ENTRIES.get(size)
+    return Workload(
+        data=data, head=data.entries[:split], tail=tail, batched=tail[:limit] if limit else tail
+    )
 
 
 # -- databases ------------------------------------------------------------------------------------
@@ -391,7 +403,7 @@ def phase_single(base: Base, work: Workload, seconds: float, warmup: float) -> d
 
 def phase_batch(base: Base, work: Workload) -> dict[str, Any]:
     url = _copy(base, "batch")
-    chunks = list(load.chunks(work.tail, BATCH))
+    chunks = list(load.chunks(work.batched, BATCH))
     bodies = [orjson.dumps({"entries": [gen.activity_json(e) for e in c]}) for c in chunks]
     headers = dict(_headers(base.token))
     bad: list[str] = []
@@ -415,18 +427,18 @@ def phase_batch(base: Base, work: Workload) -> dict[str, Any]:
         check = verify(url, base, work, seed=2)
     finally:
         _drop(base.backend, url)
-    rate = len(work.tail) / watch.seconds
+    rate = len(work.batched) / watch.seconds
     say(f"{base.backend} batch: {rate:,.0f} activities/s ({len(chunks)} calls of {BATCH})")
     return {
         "batch_size": BATCH,
         "calls": len(chunks),
-        "activities": len(work.tail),
+        "activities": len(work.batched),
         "seconds": round(watch.seconds, 2),
         "activities_per_s": round(rate, 1),
         "per_call_ms": round(watch.seconds / len(chunks) * 1000, 1),
-        "server_cpu_ms_per_activity": round(cpu / len(work.tail) * 1000, 4),
+        "server_cpu_ms_per_activity": round(cpu / len(work.batched) * 1000, 4),
         "evaluations_per_activity": round(
-            sum(_evaluations(base, c, work) for c in chunks) / len(work.tail), 3
+            sum(_evaluations(base, c, work) for c in chunks) / len(work.batched), 3
         ),
         "failed_calls": bad[:5],
         "repeat_writes_nothing": replayed,
@@ -440,7 +452,7 @@ _CLI_RATE = re.compile(r"in ([\d.]+) s \(([\d,]+) rows/s\)")
 def phase_import(base: Base, work: Workload) -> dict[str, Any]:
     url = _copy(base, "import")
     path = WORK / f"{DB_PREFIX}_tail.jsonl"
-    path.write_bytes(b"".join(body + b"\n" for body in _bodies(work.tail)))
+    path.write_bytes(b"".join(body + b"\n" for body in _bodies(work.batched)))
     tierbook = Path(sys.executable).with_name("tierbook")
     command = [str(tierbook), "import", str(path), "--tenant", gen.TENANT]
     command += ["--batch-size", str(BATCH)]
@@ -461,7 +473,7 @@ def phase_import(base: Base, work: Workload) -> dict[str, Any]:
     finally:
         _drop(base.backend, url)
         path.unlink(missing_ok=True)
-    rate = len(work.tail) / watch.seconds
+    rate = len(work.batched) / watch.seconds
     found = _CLI_RATE.search(done.stdout)
     own = float(found.group(2).replace(",", "")) if found else None
     say(
@@ -469,12 +481,12 @@ def phase_import(base: Base, work: Workload) -> dict[str, Any]:
         f"({own or 0:,.0f}/s as the CLI counts, without interpreter start-up)"
     )
     return {
-        "activities": len(work.tail),
+        "activities": len(work.batched),
         "batch_size": BATCH,
         "seconds": round(watch.seconds, 2),
         "activities_per_s": round(rate, 1),
         "cli_rows_per_s": own,
-        "cli_cpu_ms_per_activity": round(cpu / len(work.tail) * 1000, 4),
+        "cli_cpu_ms_per_activity": round(cpu / len(work.batched) * 1000, 4),
         "cli_output": done.stdout.strip().splitlines()[-1:],
         "check": check,
     }
@@ -485,7 +497,7 @@ def phase_reference(base: Base, work: Workload) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         encode = load._Rows(engine, ledger, load.LEDGER_COLUMNS)
-        rows = [encode(load.ledger_values(e)) for e in work.tail]
+        rows = [encode(load.ledger_values(e)) for e in work.batched]
         cpu = time.process_time()
         with Stopwatch() as watch:
             write = load._writer(engine)
@@ -533,20 +545,30 @@ def measure(backend: str, work: Workload, seconds: float, warmup: float) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    parse = parser(__doc__.splitlines()[0])
+    parse.add_argument(
+        "--entries",
+        type=int,
+        default=None,
+        help="ingest only this many of the newest entries in the batch, import and reference "
+        f"phases (default: all of them; {DEFAULT_ENTRIES['full']:,} at the full size)",
+    )
+    args = parse.parse_args(argv)
     seconds = args.seconds or DEFAULT_SECONDS[args.size]
     warmup = min(2.0, seconds / 2)
     began = time.perf_counter()
-    work = workload(args.size)
+    work = workload(args.size, args.entries)
     say(
         f"ingest ({args.size}): {len(work.data.members):,} members, {len(work.head):,} entries "
-        f"loaded first, {len(work.tail):,} ingested by each phase"
+        f"loaded first, {len(work.batched):,} of the {len(work.tail):,} newest ingested by the "
+        "batch and import phases, single requests for as long as they run"
     )
     result = Result(NAME, args.size)
     result.figures["workload"] = {
         "members": len(work.data.members),
         "entries_loaded_first": len(work.head),
-        "entries_ingested": len(work.tail),
+        "entries_ingested": len(work.batched),
+        "entries_newest": len(work.tail),
         "batch_size": BATCH,
         "connections": CONNECTIONS,
     }
@@ -562,9 +584,9 @@ def main(argv: list[str] | None = None) -> int:
             and not batch["failed_calls"]
             and batch["repeat_writes_nothing"]
             and all(c["states_wrong"] == 0 and c["states_checked"] > 0 for c in checks)
-            and batch["check"]["ingested"] == len(work.tail)
-            and imported["check"]["ingested"] == len(work.tail)
-            and figures["reference"]["ledger_rows"] == len(work.head) + len(work.tail)
+            and batch["check"]["ingested"] == len(work.batched)
+            and imported["check"]["ingested"] == len(work.batched)
+            and figures["reference"]["ledger_rows"] == len(work.head) + len(work.batched)
         )
         result.goal(
             f"single_{backend}",

@@ -116,7 +116,7 @@ def _ingest(result: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"{_n(work['members'])} members with {_n(work['entries_loaded_first'])} older entries "
-        f"loaded first; each phase ingests the newest {_n(work['entries_ingested'])} in time "
+        f"loaded first; each phase ingests the next {_n(work['entries_ingested'])} in time "
         f"order, each entry's tier states evaluated and stored in its transaction: single "
         f"`POST /v1/activities` on {work['connections']} connections to one worker, "
         f"`activities:batch` of {_n(work['batch_size'])}, `tierbook import` of JSON Lines (wall "

@@ -49,3 +49,11 @@ def test_single_requests_send_a_refund_after_its_purchase_on_the_same_connection
     gaps = [place[e.key] - place[e.reverses] for e in laid_out if e.reverses in place]
     assert gaps
     assert all(gap > 0 and gap % 8 == 0 for gap in gaps)
+
+
+def test_entries_limits_what_the_batch_and_import_phases_ingest() -> None:
+    whole = ingest.workload("smoke")
+    part = ingest.workload("smoke", 100)
+    assert part.tail == whole.tail
+    assert part.batched == whole.tail[:100]
+    assert whole.batched == whole.tail
