@@ -75,6 +75,8 @@ MEMBER_LOOKUPS: list[tuple[str, str, Lookup]] = [
     ("ledger", "member_id=?", lambda uow: uow.ledger.for_members("t", 1, MEMBERS)),
     ("members", "id=?", lambda uow: uow.members.get_many("t", MEMBERS)),
     ("members", "household_id=?", lambda uow: uow.members.households("t", 1, {"h1", "h2"})),
+    ("members", "household_id=?", lambda uow: uow.members.households("t", 1, {"h1"})),
+    ("ledger", "tenant_id=? AND", lambda uow: uow.ledger.get_many("t", ["e1", "e2"])),
 ]
 
 

@@ -331,6 +331,18 @@ def test_household_and_ids_list_a_programs_members(uow: SqlUnitOfWork) -> None:
     assert uow.members.ids(T1, PROGRAM) == ["m1", "m2", "m3"]
 
 
+def test_households_list_each_households_members_by_id(uow: SqlUnitOfWork) -> None:
+    for member_id, household_id in (("m4", "h2"), ("m3", "h1"), ("m2", "h1"), ("m5", None)):
+        uow.members.add(make_member(member_id, household_id=household_id))
+    found = uow.members.households(T1, PROGRAM, ["h2", "h1", "h9"])
+    assert {h: [m.id for m in pool] for h, pool in found.items()} == {
+        "h1": ["m2", "m3"],
+        "h2": ["m4"],
+    }
+    assert [m.id for m in uow.members.households(T1, PROGRAM, ["h1"])["h1"]] == ["m2", "m3"]
+    assert uow.members.households(T2, PROGRAM, ["h1"]) == {}
+
+
 # -- ledger ---------------------------------------------------------------------------------
 
 
@@ -436,6 +448,30 @@ def test_get_finds_an_entry_by_id_or_by_key(uow: SqlUnitOfWork) -> None:
     assert uow.ledger.get(T2, "e1") is None
 
 
+def test_get_many_finds_each_ref_as_get_does(uow: SqlUnitOfWork) -> None:
+    entry = make_entry("e1", idempotency_key="tx-9")
+    other = make_entry("tx-9b", days=2, idempotency_key="e1")
+    uow.ledger.append(T1, PROGRAM, [entry, other])
+    found = uow.ledger.get_many(T1, ["e1", "tx-9", "tx-9b", "nope"])
+    # "e1" is one entry's id and the other's key: the id wins, as in `get`.
+    assert found == {"e1": entry, "tx-9": entry, "tx-9b": other}
+    assert uow.ledger.get_many(T2, ["e1", "tx-9"]) == {}
+    assert uow.ledger.get_many(T1, []) == {}
+
+
+def test_ledgers_leave_out_what_the_clock_never_reads(uow: SqlUnitOfWork) -> None:
+    item = Item(sku="A", category="shoes", quantity=Decimal(2), amount=Decimal("9.5"))
+    entry = make_entry(
+        "e1", items=(item,), idempotency_key="k", recorded_at=at(2), meta={"channel": "web"}
+    )
+    uow.ledger.append(T1, PROGRAM, [entry])
+    bare = dataclasses.replace(entry, recorded_at=None, meta={})
+    assert uow.ledger.ledgers(T1, PROGRAM, ["m1"]) == {"m1": [bare]}
+    (read,) = uow.ledger.ledgers(T1, PROGRAM, ["m1", "m2"], items=False)["m1"]
+    assert read == dataclasses.replace(bare, items=())
+    assert (read.recorded_at, read.meta) == (None, {})
+
+
 def test_entries_come_in_occurrence_then_recorded_order(uow: SqlUnitOfWork) -> None:
     uow.members.add(make_member("m2"))
     uow.programs.save(T1, make_program(8))
@@ -522,6 +558,33 @@ def test_get_states_returns_the_states_asked_for_that_exist(uow: SqlUnitOfWork) 
     found = uow.states.get_states(T1, [(GROUP, "m1"), (GROUP, "m2"), (GROUP, "m3"), (11, "m1")])
     assert found == {(GROUP, "m1"): m1, (GROUP, "m2"): m2}
     assert uow.states.get_states(T2, [(GROUP, "m1")]) == {}
+
+
+def test_lookups_by_keys_find_exactly_the_keys_asked_for(uow: SqlUnitOfWork) -> None:
+    # Asked for (10, m1) and (11, m2): the states and histories of (10, m2) and (11, m1) exist
+    # too, and must not be returned.
+    for group_id in (GROUP, 11):
+        for subject_id in ("m1", "m2"):
+            state = make_state(subject_id, group_id=group_id)
+            uow.states.save(T1, PROGRAM, state, [record(group_id, 1, Reason.ENROLLED)])
+            uow.assignments.add(
+                T1,
+                StoredAssignment(
+                    PROGRAM, group_id, subject_id, assignment(f"a-{group_id}-{subject_id}", 1)
+                ),
+            )
+    keys = [(GROUP, "m1"), (11, "m2")]
+    assert set(uow.states.get_states(T1, keys)) == set(keys)
+    histories = uow.states.histories(T1, keys)
+    assert histories == {
+        (GROUP, "m1"): (record(GROUP, 1, Reason.ENROLLED),),
+        (11, "m2"): (record(11, 1, Reason.ENROLLED),),
+    }
+    found = uow.assignments.for_subjects(T1, keys)
+    assert {key: [a.id for a in listed] for key, listed in found.items()} == {
+        (GROUP, "m1"): ["a-10-m1"],
+        (11, "m2"): ["a-11-m2"],
+    }
 
 
 def test_save_rewrites_only_the_divergent_tail_of_the_history(

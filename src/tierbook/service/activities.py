@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +14,14 @@ from tierbook.service.commands import RecordActivity
 from tierbook.service.members import not_in_future, resolve_program
 from tierbook.service.model import Member, ProgramConfig
 from tierbook.service.ports import Clock, UnitOfWork
-from tierbook.service.subjects import Subject, TierChange, lock, refresh, subjects_of
+from tierbook.service.subjects import (
+    Subject,
+    TierChange,
+    lock,
+    refresh_many,
+    subjects_of,
+    subjects_of_many,
+)
 
 MAX_BATCH = 10_000
 MAX_PLACES = 4
@@ -31,10 +38,12 @@ class Recorded:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a call recorded, and every tier change it caused (in time order)."""
+    """What a call recorded, every tier change it caused (in time order), and the programs of
+    its entries (read once here, so the caller can present the changes without reading them)."""
 
     entries: tuple[Recorded, ...]
     changes: tuple[TierChange, ...]
+    programs: Mapping[int, ProgramConfig]
 
 
 def _amount(value: Decimal, field: str) -> Decimal:
@@ -97,7 +106,10 @@ def record(
         raise BatchTooLarge(f"at most {MAX_BATCH} entries per batch (got {len(commands)})")
     now = clock.now()
     programs: dict[int | None, ProgramConfig] = {}
-    members: dict[str, Member] = {}
+    # Everything the entries name is read up front, in a query or two for the whole batch.
+    members = _members(uow, tenant_id, commands, programs)
+    refs = {c.reverses for c in commands if c.reverses is not None}
+    reversed_entries = uow.ledger.get_many(tenant_id, refs) if refs else {}
     entries: list[tuple[ProgramConfig, Entry]] = []
     by_key: dict[str, Entry] = {}
     for index, command in enumerate(commands):
@@ -106,14 +118,13 @@ def record(
                 uow, tenant_id, command.program_id
             )
             programs[command.program_id] = program
-            member = members.get(command.member_id) or uow.members.get(tenant_id, command.member_id)
+            member = members.get(command.member_id)
             if member is None or member.program_id != program.id:
                 raise InvalidEntry(
                     f"no member {command.member_id!r} in program {program.id}", field="member_id"
                 )
-            members[member.id] = member
             not_in_future(command.occurred_at, now, "occurred_at")
-            reverses = _resolve_reverses(uow, tenant_id, command, member, by_key)
+            reverses = _resolve_reverses(command, member, by_key, reversed_entries)
             entry = _entry(command, member, str(uuid.uuid4()), reverses, now)
         except TierbookError as exc:
             if len(commands) == 1:
@@ -131,18 +142,38 @@ def record(
     return _append(uow, tenant_id, now, entries, members)
 
 
-def _resolve_reverses(
+def _members(
     uow: UnitOfWork,
     tenant_id: str,
+    commands: Sequence[RecordActivity],
+    programs: dict[int | None, ProgramConfig],
+) -> Mapping[str, Member]:
+    """The members the commands name, by id. A lone entry that names its program (the common
+    single request) reads its member and the program in one query, and keeps the program in
+    `programs` where it is the one named."""
+    if len(commands) == 1 and commands[0].program_id is not None:
+        found = uow.members.get_with_program(tenant_id, commands[0].member_id)
+        if found is None:
+            return {}
+        member, program = found
+        if program.id == commands[0].program_id:
+            programs[program.id] = program
+        return {member.id: member}
+    return uow.members.get_many(tenant_id, {c.member_id for c in commands})
+
+
+def _resolve_reverses(
     command: RecordActivity,
     member: Member,
-    earlier: dict[str, Entry],
+    earlier: Mapping[str, Entry],
+    stored: Mapping[str, Entry],
 ) -> str | None:
+    """The id of the entry a refund reverses: one earlier in the batch, or one stored."""
     if command.reverses is None:
         return None
     if command.kind is not EntryKind.REFUND:
         raise InvalidEntry("only a refund reverses an entry", field="reverses")
-    target = earlier.get(command.reverses) or uow.ledger.get(tenant_id, command.reverses)
+    target = earlier.get(command.reverses) or stored.get(command.reverses)
     if target is None or target.member_id != member.id:
         raise InvalidEntry(
             f"reverses {command.reverses!r}: no such entry of this member", field="reverses"
@@ -155,32 +186,39 @@ def _append(
     tenant_id: str,
     now: datetime,
     entries: list[tuple[ProgramConfig, Entry]],
-    members: dict[str, Member],
+    members: Mapping[str, Member],
 ) -> Outcome:
+    """Append the entries, then evaluate each subject they touch once, whatever their number."""
     programs = {program.id: program for program, _ in entries}
     unique: dict[str, tuple[ProgramConfig, Entry]] = {e.id: (p, e) for p, e in entries}
     stored: dict[str, Recorded] = {}
-    touched: dict[tuple[int, int, str], Subject] = {}
-    for program in programs.values():
+    changes: list[TierChange] = []
+    wrote = False
+    # Programs in id order, so two batches naming the same programs lock them in one order.
+    for program in sorted(programs.values(), key=lambda p: p.id):
         batch = [e for p, e in unique.values() if p.id == program.id]
-        subjects = {
-            member_id: subjects_of(uow, program, members[member_id])
-            for member_id in sorted({e.member_id for e in batch})
-        }
+        subjects = subjects_of_many(
+            uow, tenant_id, program, [members[m] for m in sorted({e.member_id for e in batch})]
+        )
         lock(uow, tenant_id, program.id, [s for group in subjects.values() for s in group])
         results = uow.ledger.append(tenant_id, program.id, batch)
+        touched: dict[tuple[int, str], Subject] = {}
+        repeats: list[tuple[str, str]] = []
         for entry, result in zip(batch, results, strict=True):
             if result.created:
                 stored[entry.id] = Recorded(entry, created=True)
-                touched.update({(program.id, *s.key): s for s in subjects[entry.member_id]})
+                touched.update({s.key: s for s in subjects[entry.member_id]})
             else:
-                first = uow.ledger.get(tenant_id, result.entry_id)
-                assert first is not None, "the ledger named an entry it does not hold"
-                stored[entry.id] = Recorded(first, created=False)
-    changes: list[TierChange] = []
-    for (program_id, _, _), subject in touched.items():
-        changes += refresh(uow, tenant_id, programs[program_id], subject, now)
-    if not touched and len(unique) == 1:
+                repeats.append((entry.id, result.entry_id))
+        if repeats:
+            firsts = uow.ledger.get_many(tenant_id, {first for _, first in repeats})
+            for entry_id, first_id in repeats:
+                assert first_id in firsts, "the ledger named an entry it does not hold"
+                stored[entry_id] = Recorded(firsts[first_id], created=False)
+        if touched:
+            wrote = True
+            changes += refresh_many(uow, tenant_id, program, list(touched.values()), now)
+    if not wrote and len(unique) == 1:
         changes = _replayed_changes(uow, tenant_id, *next(iter(unique.values())), members)
     changes.sort(key=lambda c: (c.record.at, c.group_id))
     # A key repeated within the batch is one entry: only its first mention wrote it.
@@ -192,7 +230,7 @@ def _append(
             outcome = Recorded(outcome.entry, created=False)
         reported.add(mentioned.id)
         outcomes.append(outcome)
-    return Outcome(entries=tuple(outcomes), changes=tuple(changes))
+    return Outcome(entries=tuple(outcomes), changes=tuple(changes), programs=programs)
 
 
 def _replayed_changes(
@@ -200,7 +238,7 @@ def _replayed_changes(
     tenant_id: str,
     program: ProgramConfig,
     entry: Entry,
-    members: dict[str, Member],
+    members: Mapping[str, Member],
 ) -> list[TierChange]:
     """For a repeated single entry: the changes stored at the first entry's instant."""
     first = uow.ledger.get(tenant_id, str(entry.idempotency_key))

@@ -101,6 +101,9 @@ class LedgerRepository(Protocol):
     def get(self, tenant_id: str, ref: str) -> Entry | None:
         """An entry by id or idempotency key."""
 
+    def get_many(self, tenant_id: str, refs: Iterable[str]) -> dict[str, Entry]:
+        """`get` of each ref, by ref; refs that name no entry are absent."""
+
     def for_members(
         self, tenant_id: str, program_id: int, member_ids: Iterable[str]
     ) -> list[Entry]:
@@ -111,9 +114,9 @@ class LedgerRepository(Protocol):
     ) -> dict[str, list[Entry]]:
         """Each member's entries, ordered by (occurred_at, recorded order), for evaluation.
 
-        Entries come without `meta` (the tier clock never reads it), and without `items` unless
-        `items` is true (only a group with an item filter reads them). Members without entries
-        are absent.
+        Entries come without `meta` and `recorded_at` (the tier clock never reads them), and
+        without `items` unless `items` is true (only a group with an item filter reads them).
+        Members without entries are absent.
         """
 
 

@@ -94,6 +94,30 @@ def subjects_of(uow: UnitOfWork, program: ProgramConfig, member: Member) -> list
     return [subject_for(uow, g, member) for g in program.groups if g.active]
 
 
+def subjects_of_many(
+    uow: UnitOfWork, tenant_id: str, program: ProgramConfig, members: Sequence[Member]
+) -> dict[str, list[Subject]]:
+    """`subjects_of` each member (all of `program`), by member id: one query for all households."""
+    groups = [g for g in program.groups if g.active]
+    households: dict[str, list[Member]] = {}
+    if any(map(_pooled, groups)):
+        ids = {m.household_id for m in members if m.household_id}
+        households = uow.members.households(tenant_id, program.id, ids) if ids else {}
+    found: dict[str, list[Subject]] = {}
+    for member in members:
+        found[member.id] = [
+            _household_subject(
+                g, member.household_id, households.get(member.household_id) or [member]
+            )
+            if _pooled(g) and member.household_id
+            else Subject(
+                group=g, id=member.id, member_ids=(member.id,), enrolled_at=member.enrolled_at
+            )
+            for g in groups
+        ]
+    return found
+
+
 def subject_by_id(
     uow: UnitOfWork, tenant_id: str, program: ProgramConfig, group: GroupConfig, subject_id: str
 ) -> Subject | None:

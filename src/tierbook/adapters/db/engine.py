@@ -13,6 +13,9 @@ serialization failures, deadlocks and lock timeouts — are raised as `Concurren
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,6 +28,30 @@ from tierbook.domain.errors import ConcurrentUpdate
 
 WRITE_OPTION = "tierbook_write"
 """Connection execution option: true on a unit of work that will write."""
+
+
+@dataclass(frozen=True)
+class WriterLock:
+    """The SQLite engine's in-process queue of writers (see `writer_lock`)."""
+
+    lock: threading.RLock
+    timeout_s: float
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
+
+
+def writer_lock(engine: Engine) -> WriterLock | None:
+    """The lock a writing unit of work holds on a SQLite engine; None on PostgreSQL.
+
+    SQLite has one write lock per database. Threads that wait for it inside SQLite sleep in its
+    busy handler (for up to 100 ms at a time) instead of taking it the moment it is released,
+    so under concurrent requests most of the time goes to sleeping. The engine's writers
+    therefore queue on this lock first and reach `BEGIN IMMEDIATE` one at a time; other
+    processes still meet SQLite's busy timeout.
+    """
+    return _WRITER_LOCKS.get(engine)
+
 
 _RETRYABLE_SQLSTATES = frozenset(
     {
@@ -114,6 +141,7 @@ def _sqlite_engine(
             # which costs a hot read a tenth of the statement's way through SQLAlchemy.
             connection.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
 
+    _WRITER_LOCKS[engine] = WriterLock(threading.RLock(), busy_timeout_s)
     return engine
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -65,6 +66,64 @@ def key_chunks(
     for group_id, subject_ids in by_group.items():
         for chunk in chunked(subject_ids, size):
             yield group_id, chunk
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectSet:
+    """Some (group_id, subject_id) keys, as the parameters of a `subjects_in` query."""
+
+    keys: frozenset[tuple[int, str]]
+    group_ids: list[int]
+    subject_ids: list[str]
+
+
+def subject_sets(keys: Iterable[tuple[int, str]], size: int = CHUNK) -> Iterator[SubjectSet]:
+    """Keys in chunks, each read in one statement for all its groups (see `subjects_in`)."""
+    for chunk in chunked(sorted(set(keys)), size):
+        yield SubjectSet(
+            keys=frozenset(chunk),
+            group_ids=sorted({g for g, _ in chunk}),
+            subject_ids=sorted({s for _, s in chunk}),
+        )
+
+
+def subjects_in(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+    """`group_id IN (…) AND subject_id IN (…)` of one tenant, for a `SubjectSet`'s parameters.
+
+    Both databases search the `(tenant_id, group_id, subject_id)` key for every pair of the two
+    lists (unlike a row-value `IN`, see `key_chunks`), and one statement serves every group. A
+    pair that was not asked for may be found too: callers keep only the set's `keys`.
+    """
+    return [
+        table.c.tenant_id == sa.bindparam("tenant_id"),
+        table.c.group_id.in_(sa.bindparam("group_ids", expanding=True)),
+        table.c.subject_id.in_(sa.bindparam("subject_ids", expanding=True)),
+    ]
+
+
+def subject_params(tenant_id: str, subjects: SubjectSet) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "group_ids": subjects.group_ids,
+        "subject_ids": subjects.subject_ids,
+    }
+
+
+# Hot reads select instants as the driver gives them (text on SQLite, `timestamptz` on
+# PostgreSQL) and convert them with `instant`, as `UtcDateTime` would, at a fraction of the cost.
+
+
+def raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
+    return sa.type_coerce(column, sa.Text()).label(column.name)
+
+
+def instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    found: datetime = value
+    return found if found.tzinfo is UTC else found.astimezone(UTC)
 
 
 @contextmanager

@@ -214,18 +214,20 @@ class SqlMemberRepository(SqlRepository):
     ) -> dict[str, list[Member]]:
         found: dict[str, list[Member]] = {}
         for chunk in chunked(sorted(set(household_ids))):
+            # Sorted here, not by `ORDER BY household_id, id`: for a single household that
+            # makes SQLite walk the primary key through every member of the tenant.
             rows = self._conn.execute(
-                sa.select(members)
-                .where(
+                sa.select(members).where(
                     members.c.tenant_id == tenant_id,
                     members.c.program_id == program_id,
                     members.c.household_id.in_(chunk),
                 )
-                .order_by(members.c.household_id, members.c.id)
             )
             for row in rows:
                 found.setdefault(row.household_id, []).append(_member(row))
-        return found
+        for pool in found.values():
+            pool.sort(key=lambda m: m.id)
+        return dict(sorted(found.items()))
 
     def ids(self, tenant_id: str, program_id: int) -> list[str]:
         return list(

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tierbook.adapters.db.repositories import (
     AnyRow,
     SqlRepository,
     chunked,
-    key_chunks,
+    instant,
     missing_reference_raises,
+    raw,
+    subject_params,
+    subject_sets,
+    subjects_in,
 )
 from tierbook.adapters.db.serialize import entry_from_row, entry_to_row, from_scaled
 from tierbook.adapters.db.tables import assignments, ledger
@@ -31,31 +36,28 @@ class SqlLedgerRepository(SqlRepository):
     ) -> list[StoredEntryResult]:
         """Insert every entry in one executemany; a used key makes its row a no-op.
 
-        Keys already stored before the insert are looked up first, so an entry that was written
-        by an earlier call is reported as not created even if the caller reused its id. A racing
-        append of the same key waits on the unique index and then writes nothing.
+        The insert returns the rows it wrote, so an entry is created exactly when its row comes
+        back (the first of a key repeated in `entries`), even if the caller reused the id of an
+        entry written earlier; only keys that did not come back are looked up, to name the entry
+        that holds them. A racing append of the same key waits on the unique index and then
+        writes nothing.
         """
         if not entries:
             return []
         rows = [entry_to_row(tenant_id, program_id, entry) for entry in entries]
-        keys = list(
-            dict.fromkeys(e.idempotency_key for e in entries if e.idempotency_key is not None)
-        )
-        earlier = self._ids_by_key(tenant_id, keys)
-        insert = self._insert(ledger).on_conflict_do_nothing(
-            index_elements=[ledger.c.tenant_id, ledger.c.idempotency_key]
-        )
         with missing_reference_raises(_unknown_member(entries)):
-            self._conn.execute(insert, rows)
-        stored = earlier | self._ids_by_key(tenant_id, [k for k in keys if k not in earlier])
+            written = self._conn.execute(_APPEND[self._conn.dialect.name], rows)
+            inserted: dict[str, str] = dict(written.all())
+        keys = {e.idempotency_key for e in entries if e.idempotency_key is not None}
+        stored = inserted | self._ids_by_key(tenant_id, sorted(keys - inserted.keys()))
         results: list[StoredEntryResult] = []
-        claimed: set[str] = set(earlier)
+        claimed: set[str] = set()
         for entry in entries:
             key = entry.idempotency_key
             if key is None:
                 results.append(StoredEntryResult(entry_id=entry.id, created=True))
                 continue
-            created = key not in claimed and stored[key] == entry.id
+            created = key not in claimed and inserted.get(key) == entry.id
             claimed.add(key)
             results.append(StoredEntryResult(entry_id=stored[key], created=created))
         return results
@@ -76,6 +78,23 @@ class SqlLedgerRepository(SqlRepository):
             .one_or_none()
         )
         return None if row is None else entry_from_row(row)
+
+    def get_many(self, tenant_id: str, refs: Iterable[str]) -> dict[str, Entry]:
+        """`get` of each ref: two indexed searches per chunk, the ids' and the keys'."""
+        by_id: dict[str, Entry] = {}
+        by_key: dict[str, Entry] = {}
+        wanted = sorted(set(refs))
+        for chunk in chunked(wanted):
+            for column, found in ((ledger.c.id, by_id), (ledger.c.idempotency_key, by_key)):
+                rows = self._conn.execute(
+                    sa.select(ledger).where(ledger.c.tenant_id == tenant_id, column.in_(chunk))
+                ).mappings()
+                for row in rows:
+                    found[row[column.name]] = entry_from_row(row)
+        # An id wins over another entry's idempotency key that happens to be equal (see `get`).
+        return {
+            ref: by_id.get(ref) or by_key[ref] for ref in wanted if ref in by_id or ref in by_key
+        }
 
     def for_members(
         self, tenant_id: str, program_id: int, member_ids: Iterable[str]
@@ -102,9 +121,9 @@ class SqlLedgerRepository(SqlRepository):
         """Each member's entries in (occurred_at, recorded) order, read for evaluation.
 
         One query per chunk of members, decoded without the generic row machinery (this is the
-        sweep's hottest read). `meta` is left out (the tier clock never reads it), and so are
-        `items` unless asked for (only an item filter reads them). Members without entries
-        are absent.
+        sweep's and every write's hottest read). `meta` and `recorded_at` are left out (the tier
+        clock never reads them), and so are `items` unless asked for (only an item filter reads
+        them). Members without entries are absent.
         """
         found: dict[str, list[Entry]] = {}
         query = _WITH_ITEMS if items else _WITHOUT_ITEMS
@@ -163,20 +182,12 @@ class SqlAssignmentRepository(SqlRepository):
     ) -> dict[tuple[int, str], list[Assignment]]:
         """Each (group_id, subject_id)'s assignments, ordered as `for_subject` orders them;
         subjects without any are absent."""
-        c = assignments.c
         found: dict[tuple[int, str], list[Assignment]] = {}
-        for group_id, subject_ids in key_chunks(keys):
-            rows = self._conn.execute(
-                sa.select(assignments)
-                .where(
-                    c.tenant_id == tenant_id,
-                    c.group_id == group_id,
-                    c.subject_id.in_(subject_ids),
-                )
-                .order_by(c.group_id, c.subject_id, c.effective_at, c.seq)
-            )
-            for row in rows:
-                found.setdefault((row.group_id, row.subject_id), []).append(_assignment(row))
+        for chunk in subject_sets(keys):
+            for row in self._conn.execute(_ASSIGNMENTS_OF, subject_params(tenant_id, chunk)):
+                key = (row.group_id, row.subject_id)
+                if key in chunk.keys:
+                    found.setdefault(key, []).append(_assignment(row))
         return found
 
     def end(self, tenant_id: str, group_id: int, subject_id: str, at: datetime) -> int:
@@ -201,6 +212,29 @@ class SqlAssignmentRepository(SqlRepository):
         ]
 
 
+def _append_statement(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
+    return insert.on_conflict_do_nothing(
+        index_elements=[ledger.c.tenant_id, ledger.c.idempotency_key]
+    ).returning(ledger.c.idempotency_key, ledger.c.id)
+
+
+# Built once: making these costs more than running them.
+_APPEND = {
+    "postgresql": _append_statement(postgresql.insert(ledger)),
+    "sqlite": _append_statement(sqlite.insert(ledger)),
+}
+_ASSIGNMENTS_OF = (
+    sa.select(assignments)
+    .where(*subjects_in(assignments))
+    .order_by(
+        assignments.c.group_id,
+        assignments.c.subject_id,
+        assignments.c.effective_at,
+        assignments.c.seq,
+    )
+)
+
+
 def _unknown_member(entries: Sequence[Entry]) -> UnknownMember:
     members = sorted({e.member_id for e in entries})
     if len(members) == 1:
@@ -222,33 +256,26 @@ def _assignment(row: AnyRow) -> Assignment:
 
 
 # -- the evaluation read --------------------------------------------------------------------------
-# Instants are selected as the driver gives them (text on SQLite, `timestamptz` on PostgreSQL)
-# and converted here, as `UtcDateTime` would convert them, at a fraction of the cost.
-
-
-def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
-    return sa.type_coerce(column, sa.Text()).label(column.name)
 
 
 def _evaluation_query(items: bool) -> sa.Select[Any]:
     c = ledger.c
+    # In `Entry`'s field order, up to `idempotency_key`; `_evaluated_entry` relies on it.
     columns: list[sa.ColumnElement[Any]] = [
         c.id,
         c.member_id,
+        raw(c.occurred_at),
         c.kind,
-        _raw(c.occurred_at),
-        _raw(c.recorded_at),
-        c.idempotency_key,
         c.points,
         c.spend,
         c.units,
         c.business_unit,
         c.behaviour_type,
+        c["items"] if items else sa.null().label("items"),
         c.achievement_id,
         c.reverses,
+        c.idempotency_key,
     ]
-    if items:
-        columns.append(c["items"])
     return (
         sa.select(*columns)
         .where(
@@ -266,41 +293,27 @@ _KINDS = {kind.value: kind for kind in EntryKind}
 _amount = lru_cache(maxsize=65_536)(from_scaled)
 
 
-def _instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    instant: datetime = value
-    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
-
-
 def _evaluated_entry(row: AnyRow, *, items: bool) -> Entry:
-    occurred_at = _instant(row[3])
+    # Positional arguments, in the query's column order: this runs for every row evaluated.
+    occurred_at = instant(row[2])
     assert occurred_at is not None, "occurred_at is NOT NULL"
     return Entry(
-        id=row[0],
-        member_id=row[1],
-        occurred_at=occurred_at,
-        kind=_KINDS[row[2]],
-        points=_amount(row[6]),
-        spend=_amount(row[7]),
-        units=_amount(row[8]),
-        business_unit=row[9],
-        behaviour_type=row[10],
-        items=tuple(
-            Item(
-                sku=item["sku"],
-                category=item["category"],
-                quantity=Decimal(item["quantity"]),
-                amount=Decimal(item["amount"]),
-            )
-            for item in row[13]
+        row[0],
+        row[1],
+        occurred_at,
+        _KINDS[row[3]],
+        _amount(row[4]),
+        _amount(row[5]),
+        _amount(row[6]),
+        row[7],
+        row[8],
+        tuple(
+            Item(item["sku"], item["category"], Decimal(item["quantity"]), Decimal(item["amount"]))
+            for item in row[9]
         )
         if items
         else (),
-        achievement_id=row[11],
-        reverses=row[12],
-        idempotency_key=row[5],
-        recorded_at=_instant(row[4]),
+        row[10],
+        row[11],
+        row[12],
     )

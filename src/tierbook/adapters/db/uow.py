@@ -2,7 +2,8 @@
 
 Nothing is written unless `commit()` is called; leaving the `with` block rolls back the rest.
 A writing unit of work begins with `BEGIN IMMEDIATE` on SQLite (see `engine`), a reading one
-with a deferred `BEGIN` on SQLite and a READ ONLY transaction on PostgreSQL.
+with a deferred `BEGIN` on SQLite and a READ ONLY transaction on PostgreSQL. On SQLite the
+writers of one engine queue on an in-process lock before they begin (`engine.writer_lock`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Self
 
 import sqlalchemy as sa
 
-from tierbook.adapters.db.engine import WRITE_OPTION
+from tierbook.adapters.db.engine import WRITE_OPTION, WriterLock, writer_lock
 from tierbook.adapters.db.repositories_catalog import SqlMemberRepository, SqlProgramRepository
 from tierbook.adapters.db.repositories_ledger import SqlAssignmentRepository, SqlLedgerRepository
 from tierbook.adapters.db.repositories_ops import (
@@ -22,6 +23,7 @@ from tierbook.adapters.db.repositories_ops import (
 )
 from tierbook.adapters.db.repositories_sessions import SqlDialectRepository
 from tierbook.adapters.db.repositories_state import SqlStateRepository
+from tierbook.domain.errors import ConcurrentUpdate
 from tierbook.service.clocks import SystemClock
 from tierbook.service.ports import (
     ApiKeyRepository,
@@ -57,16 +59,22 @@ class SqlUnitOfWork:
         self._write = write
         self._clock = clock or SystemClock()
         self._connection: sa.Connection | None = None
+        self._writer: WriterLock | None = None
 
     def __enter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already open")
-        connection = self._engine.connect()
+        self._queue()
         try:
-            connection.execution_options(**self._options())
-            connection.begin()
+            connection = self._engine.connect()
+            try:
+                connection.execution_options(**self._options())
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
         except BaseException:
-            connection.close()
+            self._leave_queue()
             raise
         self._connection = connection
         args = (connection, self._clock)
@@ -93,7 +101,10 @@ class SqlUnitOfWork:
         try:
             connection.rollback()
         finally:
-            connection.close()
+            try:
+                connection.close()
+            finally:
+                self._leave_queue()
 
     def commit(self) -> None:
         """Commit; a later statement in the same `with` block starts a new transaction."""
@@ -106,6 +117,20 @@ class SqlUnitOfWork:
         if self._connection is None:
             raise RuntimeError("the unit of work is not open; use it in a `with` block")
         return self._connection
+
+    def _queue(self) -> None:
+        """A writer on SQLite waits for the engine's other writers here (see `writer_lock`)."""
+        self._writer = writer_lock(self._engine) if self._write else None
+        if self._writer is not None and not self._writer.lock.acquire(
+            timeout=self._writer.timeout_s
+        ):
+            self._writer = None
+            raise ConcurrentUpdate("another writer held the database too long; retry")
+
+    def _leave_queue(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.lock.release()
 
     def _options(self) -> dict[str, bool]:
         if self._engine.dialect.name == "postgresql" and not self._write:

@@ -18,11 +18,9 @@ from tierbook.api.native import schemas as s
 from tierbook.api.responses import JsonResponse
 from tierbook.domain.errors import InvalidInput, UnknownGroup
 from tierbook.service import activities, members, programs, queries, tiers
-from tierbook.service.activities import Outcome
 from tierbook.service.commands import UpdateMember
 from tierbook.service.documents import ProgramDocument
 from tierbook.service.model import GroupConfig, ProgramConfig
-from tierbook.service.ports import UnitOfWork
 from tierbook.service.subjects import load_member, load_program
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -53,12 +51,6 @@ def _group(program: ProgramConfig, group_id: int) -> GroupConfig:
     if group is None:
         raise UnknownGroup(f"program {program.id} has no group {group_id}")
     return group
-
-
-def _programs(uow: UnitOfWork, tenant_id: str, outcome: Outcome) -> dict[int, ProgramConfig]:
-    """The programs the changes name, to present their tiers."""
-    ids = {change.program_id for change in outcome.changes}
-    return {program_id: load_program(uow, tenant_id, program_id) for program_id in ids}
 
 
 # -- programs -----------------------------------------------------------------------------------
@@ -216,7 +208,7 @@ def record_activity(body: s.ActivityIn, principal: Writer, container: ContainerD
         outcome = activities.record(
             uow, container.clock, tenant_id=principal.tenant_id, commands=[command]
         )
-        out = present.recorded(outcome, _programs(uow, principal.tenant_id, outcome))
+        out = present.recorded(outcome, outcome.programs)
         uow.commit()
     return JsonResponse(out, 201 if outcome.entries[0].created else 200)
 
@@ -235,7 +227,7 @@ def record_batch(body: s.BatchIn, principal: Writer, container: ContainerDep) ->
         outcome = activities.record(
             uow, container.clock, tenant_id=principal.tenant_id, commands=commands
         )
-        out = present.batch(outcome, _programs(uow, principal.tenant_id, outcome))
+        out = present.batch(outcome, outcome.programs)
         uow.commit()
     return JsonResponse(out, 201 if out["created"] else 200)
 
