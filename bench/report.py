@@ -1,6 +1,6 @@
 """Print the README's benchmark section from `bench/results/*.json`: `python -m bench.report`.
 
-Each benchmark is quoted at its largest size on record (`full`, else `small`).
+Each benchmark is quoted at every size on record, the largest (`full`) first.
 
 The README quotes exactly what a run wrote, with the machine it ran on; regenerate the section
 after `make bench` rather than editing figures by hand.
@@ -151,16 +151,16 @@ def render(folder: Path = RESULTS) -> str:
         paths = [path for path in found if path.exists()]
         if not paths:
             continue
-        result = json.loads(paths[0].read_text())
-        lines += [
-            f"### {title}",
-            "",
-            f"Size `{result['size']}`, taken {result['taken_at']} on "
-            f"{_machine(result['machine'])}.",
-            "",
-            *section(result),
-            "",
-        ]
+        lines += [f"### {title}", ""]
+        for path in paths:
+            result = json.loads(path.read_text())
+            lines += [
+                f"Size `{result['size']}`, taken {result['taken_at']} on "
+                f"{_machine(result['machine'])}.",
+                "",
+                *section(result),
+                "",
+            ]
     return "\n".join(lines)
 
 

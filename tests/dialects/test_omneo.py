@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from tests.dialects.conftest import (
     SESSIONM,
+    SPEND,
     STATUS,
     Keys,
     at,
@@ -201,6 +202,25 @@ def test_definitions_are_created_read_changed_and_deleted(
 
     assert client.delete(url, headers=admin).status_code == 204
     assert client.get(url, headers=keys.bearer(keys.read)).status_code == 404
+
+
+def test_a_definition_does_not_move_to_another_group(
+    client: TestClient, keys: Keys, program: dict[str, Any]
+) -> None:
+    del program
+    url = "/api/v3/tiers/definitions/2"
+    before = client.get(url, headers=keys.bearer(keys.read)).json()["data"]
+    moved = client.put(
+        url, json={"group_id": SPEND, "name": "Moved"}, headers=keys.bearer(keys.admin)
+    )
+    assert moved.status_code == 422, moved.text
+    assert list(moved.json()["errors"]) == ["group_id"]
+    assert client.get(url, headers=keys.bearer(keys.read)).json()["data"] == before
+    same = client.put(
+        url, json={"group_id": STATUS, "name": "Silver+"}, headers=keys.bearer(keys.admin)
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["data"]["name"] == "Silver+"
 
 
 def test_a_definition_without_group_goes_to_the_default_group_by_value_min(

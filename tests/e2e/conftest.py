@@ -8,10 +8,12 @@ that stands still until the test moves it, and an `Api` per key: `api` (admin) f
 from __future__ import annotations
 
 import copy
+import json
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,60 +34,10 @@ from tierbook.service.clocks import FixedClock
 START = datetime(2025, 1, 1, tzinfo=UTC)
 TENANT = "acme"
 
-# SPEC §3's example, as the JSON a client PUTs.
-PROGRAM: dict[str, Any] = {
-    "program": {
-        "id": 123,
-        "code": "acme",
-        "name": "ACME Rewards",
-        "timezone": "Australia/Melbourne",
-        "currency": "AUD",
-        "business_units": ["online", "stores"],
-    },
-    "groups": [
-        {
-            "id": 10,
-            "code": "STATUS",
-            "name": "Status",
-            "metric": "points",
-            "window": {"kind": "rolling", "days": 365},
-            "maintenance": {"kind": "anniversary", "term_months": 12},
-            "downgrade": {"policy": "to_qualifying", "grace_days": 0},
-            "credit": True,
-            "tiers": [
-                {
-                    "id": 1,
-                    "handle": "bronze",
-                    "name": "Bronze",
-                    "rank": 0,
-                    "is_floor": True,
-                    "value_min": 0,
-                    "value_maintain": 0,
-                },
-                {
-                    "id": 2,
-                    "handle": "silver",
-                    "name": "Silver",
-                    "rank": 1,
-                    "value_min": 1000,
-                    "value_maintain": 1000,
-                    "is_assignable": True,
-                    "multiplier": "1.5",
-                },
-                {
-                    "id": 3,
-                    "handle": "gold",
-                    "name": "Gold",
-                    "rank": 2,
-                    "value_min": 2500,
-                    "value_maintain": 2000,
-                    "is_assignable": True,
-                    "multiplier": "2.0",
-                },
-            ],
-        }
-    ],
-}
+# SPEC §3's example, as the JSON a client PUTs: the file the README's curl lines send.
+PROGRAM: dict[str, Any] = json.loads(
+    (Path(__file__).parents[2] / "examples" / "program.json").read_text(encoding="utf-8")
+)
 PROGRAM_ID = 123
 GROUP_ID = 10
 

@@ -173,10 +173,20 @@ def update_definition(
     tier_id: int,
     changes: Mapping[str, Any],
     force: bool = False,
+    group_id: int | None = None,
 ) -> Definition:
-    """Change the fields named in `changes`; a `rank` moves the tier within its group."""
+    """Change the fields named in `changes`; a `rank` moves the tier within its group.
+
+    A tier stays in its group: a `group_id` other than the tier's own is refused.
+    """
     changed = _writable(changes)
     found = get_definition(uow, tenant_id=tenant_id, tier_id=tier_id)
+    if group_id is not None and group_id != found.group.id:
+        raise InvalidInput(
+            f"tier {tier_id} belongs to group {found.group.id}; a tier cannot move to another "
+            "group (create it there instead)",
+            field="group_id",
+        )
     tiers = _group_tiers(found.program, found.group.id)
     index = next(i for i, t in enumerate(tiers) if t["id"] == tier_id)
     tier = tiers.pop(index) | changed | {"updated_at": clock.now().isoformat()}

@@ -224,7 +224,7 @@ def update_definition(
     force: Force = False,
 ) -> Response:
     """Change the fields given; members are re-evaluated under the new definition."""
-    fields, _ = translate.definition_fields(body)
+    fields, group_id = translate.definition_fields(body)
     with container.uow_factory() as uow:
         found = definitions.update_definition(
             uow,
@@ -233,6 +233,7 @@ def update_definition(
             tier_id=translate.parse_tier_id(tier_id),
             changes=fields,
             force=force,
+            group_id=group_id,
         )
         uow.commit()
     return JsonResponse({"data": translate.definition(found)})
