@@ -84,11 +84,9 @@ class SqlDialectRepository(SqlRepository):
         return stored
 
     def profile_tier_id(self, tenant_id: str, group_id: int, member_id: str) -> int | None:
-        c = profile_tier_ids.c
         found: int | None = self._conn.scalar(
-            sa.select(c.id).where(
-                c.tenant_id == tenant_id, c.group_id == group_id, c.member_id == member_id
-            )
+            _PROFILE_TIER_ID,
+            {"tenant_id": tenant_id, "group_id": group_id, "member_id": member_id},
         )
         return found
 
@@ -103,6 +101,14 @@ class SqlDialectRepository(SqlRepository):
         found = self.profile_tier_id(tenant_id, group_id, member_id)
         assert found is not None, "an id just allocated is there to read"
         return found
+
+
+# Read on every Omneo profile read: built once, as a statement with bound parameters.
+_PROFILE_TIER_ID = sa.select(profile_tier_ids.c.id).where(
+    profile_tier_ids.c.tenant_id == sa.bindparam("tenant_id"),
+    profile_tier_ids.c.group_id == sa.bindparam("group_id"),
+    profile_tier_ids.c.member_id == sa.bindparam("member_id"),
+)
 
 
 def _session(row: AnyRow) -> UserSession:
