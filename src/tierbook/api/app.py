@@ -99,6 +99,6 @@ def _hot_reads_first(*routers: APIRouter) -> None:
     for router in routers:
         router.routes.sort(
             key=lambda r: (
-                not (isinstance(r, APIRoute) and r.path in HOT_READS and "GET" in r.methods)
+                not (isinstance(r, APIRoute) and r.path in HOT_READS and "GET" in (r.methods or ()))
             )
         )
