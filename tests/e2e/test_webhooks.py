@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.conftest import Api
 from tests.receiver import Receiver
 from tierbook.adapters.webhooks import HttpSender
+from tierbook.api.native import schemas as s
 from tierbook.bootstrap import Container
 from tierbook.service import webhooks
 from tierbook.service.clocks import FixedClock
@@ -83,7 +84,9 @@ def test_each_event_is_delivered_once_and_signed(
     # Delivered is delivered: nothing is sent again.
     assert deliver(container, clock, sender).delivered == 0
     assert len(receiver.received) == 2
-    listed = api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["deliveries"]
+    page = api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()
+    s.DeliveriesOut.model_validate(page)
+    listed = page["deliveries"]
     assert [(d["status"], d["attempts"], d["last_status"]) for d in listed] == [
         ("delivered", 1, 200),
         ("delivered", 1, 200),
