@@ -8,6 +8,7 @@ tierbook's error tree prints as one line on stderr and exits 1; a usage error ex
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from rich.progress import (
 
 from tierbook import cli_keys
 from tierbook import cli_render as render
+from tierbook.adapters.webhooks import HttpSender
 from tierbook.bootstrap import Container, ProcessEvaluator
 from tierbook.cli_common import (
     AsJson,
@@ -41,7 +43,7 @@ from tierbook.cli_common import (
 )
 from tierbook.cli_import import run_import
 from tierbook.domain.errors import InvalidRules, UnknownGroup
-from tierbook.service import activities, queries
+from tierbook.service import activities, queries, webhooks
 from tierbook.service import sweep as sweeping
 from tierbook.service.documents import parse_document
 from tierbook.service.programs import put_program
@@ -233,6 +235,31 @@ def sweep(as_of: AsOf = None, workers: Workers = min(8, os.cpu_count() or 1)) ->
         f"sweep{when}: {report.states} states moved forward, {report.changes} tier changes",
         markup=False,
     )
+
+
+@app.command()
+def deliver(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due now, then exit.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between rounds.")
+    ] = 5.0,
+) -> None:
+    """Deliver tier events to the registered webhooks (signed, retried); runs until stopped."""
+    with opened() as container, HttpSender() as sender:
+        while True:
+            report = webhooks.deliver_due(container.uow_factory, container.clock, sender)
+            if once or report.delivered or report.retrying or report.failed:
+                out.print(
+                    f"deliver: {report.dispatched} events handed over, {report.delivered} "
+                    f"delivered, {report.retrying} to retry, {report.failed} given up",
+                    markup=False,
+                )
+            if once:
+                return
+            if not (report.delivered or report.retrying or report.failed):
+                time.sleep(interval)
 
 
 # ------------------------------------------------------------------------------------ reads

@@ -26,6 +26,11 @@ TABLE = {
     ("get", "/v1/members/{member_id}/tiers/{group_id}/explain"),
     ("post", "/v1/members/{member_id}/tiers/{group_id}/assign"),
     ("delete", "/v1/members/{member_id}/tiers/{group_id}/assign"),
+    # SPEC §6: tier events delivered to registered webhooks.
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("delete", "/v1/webhooks/{webhook_id}"),
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"),
 }
 
 
@@ -85,3 +90,7 @@ def test_every_response_matches_its_model(api: Api, member: dict[str, Any]) -> N
     conforms(s.ExplainOut, api.get(f"/v1/members/{member_id}/tiers/10/explain").json())
     conforms(s.EndAssignmentOut, api.delete(f"/v1/members/{member_id}/tiers/10/assign").json())
     conforms(s.ErrorOut, api.get("/v1/members/nobody").json())
+    hook = api.post("/v1/webhooks", json={"url": "https://example.com/hook"}).json()
+    conforms(s.WebhookCreatedOut, hook)
+    conforms(s.WebhooksOut, api.get("/v1/webhooks").json())
+    conforms(s.DeliveriesOut, api.get(f"/v1/webhooks/{hook['id']}/deliveries").json())

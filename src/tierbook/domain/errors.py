@@ -86,6 +86,10 @@ class UnknownEntry(NotFound):
     code = "unknown_entry"
 
 
+class UnknownWebhook(NotFound):
+    code = "unknown_webhook"
+
+
 class Conflict(TierbookError):
     code = "conflict"
 

@@ -119,6 +119,41 @@ class OutboxEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """An endpoint a tenant registered for its tier events (`events` empty: every type)."""
+
+    tenant_id: str
+    id: str
+    url: str
+    secret: str
+    events: frozenset[str]
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    def wants(self, event: OutboxEvent) -> bool:
+        """Whether the event goes to this webhook: a type it asked for, recorded after it was
+        registered (a new webhook is not sent the past)."""
+        assert event.created_at is not None, "a stored event has its creation time"
+        return (not self.events or event.type in self.events) and (
+            event.created_at >= self.created_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event's delivery to one webhook: attempts so far and where it stands."""
+
+    event: OutboxEvent
+    webhook: Webhook
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     tenant_id: str

@@ -16,6 +16,7 @@ from tierbook.domain.ledger import Entry
 from tierbook.domain.state import Assignment, HistoryRecord, TierState
 from tierbook.service.model import (
     ApiKey,
+    Delivery,
     Member,
     OutboxEvent,
     ProgramConfig,
@@ -23,6 +24,7 @@ from tierbook.service.model import (
     StoredAssignment,
     StoredEntryResult,
     StoredState,
+    Webhook,
 )
 
 
@@ -193,6 +195,36 @@ class OutboxRepository(Protocol):
     def for_subject(self, tenant_id: str, subject_id: str) -> list[OutboxEvent]: ...
 
 
+class WebhookRepository(Protocol):
+    def add(self, webhook: Webhook) -> None: ...
+
+    def get(self, tenant_id: str, webhook_id: str) -> Webhook | None: ...
+
+    def for_tenant(self, tenant_id: str) -> list[Webhook]: ...
+
+    def disable(self, tenant_id: str, webhook_id: str, at: datetime) -> bool:
+        """Disable the webhook and end its pending deliveries; False if unknown or disabled."""
+        ...
+
+    def active_for(self, tenant_ids: Iterable[str]) -> list[Webhook]: ...
+
+    def add_deliveries(self, pairs: Sequence[tuple[OutboxEvent, Webhook]], at: datetime) -> None:
+        """A pending delivery per (event, webhook), first due at `at` (a known pair is kept)."""
+        ...
+
+    def due(self, at: datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries due at `at`, of every tenant, the longest-waiting first."""
+        ...
+
+    def record_attempt(self, delivery: Delivery) -> None:
+        """Store a delivery's state after an attempt (its attempts, schedule and outcome)."""
+        ...
+
+    def deliveries(self, tenant_id: str, webhook_id: str, limit: int) -> list[Delivery]:
+        """The webhook's deliveries, newest event first."""
+        ...
+
+
 class ApiKeyRepository(Protocol):
     def add(self, key: ApiKey) -> None: ...
 
@@ -218,6 +250,7 @@ class UnitOfWork(Protocol):
     assignments: AssignmentRepository
     states: StateRepository
     outbox: OutboxRepository
+    webhooks: WebhookRepository
     keys: ApiKeyRepository
     checkpoints: CheckpointRepository
     dialects: DialectRepository

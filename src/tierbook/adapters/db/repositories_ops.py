@@ -45,7 +45,7 @@ class SqlOutboxRepository(SqlRepository):
             .order_by(outbox.c.seq)
             .limit(limit)
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def mark_delivered(self, ids: Sequence[str], at: datetime) -> None:
         for chunk in chunked(ids):
@@ -62,10 +62,10 @@ class SqlOutboxRepository(SqlRepository):
             .where(outbox.c.tenant_id == tenant_id, outbox.c.subject_id == subject_id)
             .order_by(outbox.c.seq)
         )
-        return [_event(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
 
-def _event(row: AnyRow) -> OutboxEvent:
+def event_from_row(row: AnyRow) -> OutboxEvent:
     return OutboxEvent(
         id=row.id,
         tenant_id=row.tenant_id,

@@ -1,7 +1,8 @@
 """tierbook's tables, in SQLAlchemy Core. The migrations in `migrations/versions` create the same.
 
-Every table but `api_keys` and `outbox` (which the delivery worker reads across tenants) leads
-its key with `tenant_id`, so each query a repository makes is scoped by an index prefix.
+Every table but `api_keys`, `outbox` and `webhook_deliveries` (which the delivery worker reads
+across tenants) leads its key with `tenant_id`, so each query a repository makes is scoped by an
+index prefix.
 Ledger amounts are BIGINT scaled by `AMOUNT_SCALE`: exact, and summable in SQL on both
 databases. Instants go through `UtcDateTime`, so they are stored and returned in UTC.
 """
@@ -224,6 +225,36 @@ outbox = sa.Table(
         sqlite_where=sa.text("delivered_at IS NULL"),
         postgresql_where=sa.text("delivered_at IS NULL"),
     ),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    _tenant(),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled_at", UtcDateTime),
+    sa.PrimaryKeyConstraint("tenant_id", "id"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("webhook_id", sa.Text, nullable=False),
+    _tenant(),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.Column("failed_at", UtcDateTime),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.PrimaryKeyConstraint("event_id", "webhook_id"),
+    sa.Index(None, "next_attempt_at"),
+    sa.Index(None, "tenant_id", "webhook_id"),
 )
 
 api_keys = sa.Table(

@@ -23,6 +23,7 @@ from tierbook.adapters.db.repositories_ops import (
 )
 from tierbook.adapters.db.repositories_sessions import SqlDialectRepository
 from tierbook.adapters.db.repositories_state import SqlStateRepository
+from tierbook.adapters.db.repositories_webhooks import SqlWebhookRepository
 from tierbook.domain.errors import ConcurrentUpdate
 from tierbook.service.clocks import SystemClock
 from tierbook.service.ports import (
@@ -38,6 +39,7 @@ from tierbook.service.ports import (
     StateRepository,
     UnitOfWork,
     UnitOfWorkFactory,
+    WebhookRepository,
 )
 
 
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
     assignments: AssignmentRepository
     states: StateRepository
     outbox: OutboxRepository
+    webhooks: WebhookRepository
     keys: ApiKeyRepository
     checkpoints: CheckpointRepository
     dialects: DialectRepository
@@ -85,6 +88,7 @@ class SqlUnitOfWork:
         self.states = SqlStateRepository(*args, write=self._write)
         self.outbox = SqlOutboxRepository(*args, write=self._write)
         self.keys = SqlApiKeyRepository(*args, write=self._write)
+        self.webhooks = SqlWebhookRepository(*args, write=self._write)
         self.checkpoints = SqlCheckpointRepository(*args, write=self._write)
         self.dialects = SqlDialectRepository(*args, write=self._write)
         return self

@@ -14,7 +14,7 @@ from tierbook.domain.ledger import Entry
 from tierbook.domain.state import ActiveAssignment, Assignment, Decision, HistoryRecord
 from tierbook.service.activities import Outcome
 from tierbook.service.documents import program_to_document
-from tierbook.service.model import GroupConfig, Member, ProgramConfig
+from tierbook.service.model import Delivery, GroupConfig, Member, ProgramConfig, Webhook
 from tierbook.service.queries import TierView
 from tierbook.service.subjects import TierChange
 
@@ -228,3 +228,40 @@ def group_tiers(p: ProgramConfig, group_id: int) -> Json:
     document = program(p)
     group = next(g for g in document["groups"] if g["id"] == group_id)
     return {"program_id": p.id, "group_id": group_id, "tiers": group["tiers"]}
+
+
+def webhook(w: Webhook, *, secret: bool = False) -> Json:
+    out: Json = {
+        "id": w.id,
+        "url": w.url,
+        "events": sorted(w.events),
+        "created_at": w.created_at,
+        "disabled_at": w.disabled_at,
+    }
+    if secret:
+        out["secret"] = w.secret
+    return out
+
+
+def deliveries(webhook_id: str, found: Iterable[Delivery]) -> Json:
+    return {
+        "webhook_id": webhook_id,
+        "deliveries": [
+            {
+                "event_id": d.event.id,
+                "event_type": d.event.type,
+                "status": "delivered"
+                if d.delivered_at is not None
+                else "failed"
+                if d.failed_at is not None
+                else "pending",
+                "attempts": d.attempts,
+                "next_attempt_at": d.next_attempt_at,
+                "delivered_at": d.delivered_at,
+                "failed_at": d.failed_at,
+                "last_status": d.last_status,
+                "last_error": d.last_error,
+            }
+            for d in found
+        ],
+    }

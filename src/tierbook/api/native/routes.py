@@ -17,7 +17,7 @@ from tierbook.api.native import present
 from tierbook.api.native import schemas as s
 from tierbook.api.responses import JsonResponse
 from tierbook.domain.errors import InvalidInput, UnknownGroup
-from tierbook.service import activities, members, programs, queries, tiers
+from tierbook.service import activities, members, programs, queries, tiers, webhooks
 from tierbook.service.commands import UpdateMember
 from tierbook.service.documents import ProgramDocument
 from tierbook.service.model import GroupConfig, ProgramConfig
@@ -353,3 +353,55 @@ def end_assignment(
         _, subject = tiers.member_group(uow, principal.tenant_id, member_id, group_id)
         uow.commit()
     return JsonResponse(present.ended(subject.group, changes))
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post("/webhooks", tags=["webhooks"], status_code=201, response_model=s.WebhookCreatedOut)
+def create_webhook(body: s.WebhookIn, principal: Admin, container: ContainerDep) -> Response:
+    """Register an endpoint for tier events; the signing secret is shown only here."""
+    with container.uow_factory() as uow:
+        created = webhooks.register(
+            uow,
+            container.clock,
+            tenant_id=principal.tenant_id,
+            url=body.url,
+            events=body.events,
+            secret=body.secret,
+        )
+        uow.commit()
+    return JsonResponse(present.webhook(created, secret=True), 201)
+
+
+@router.get("/webhooks", tags=["webhooks"], response_model=s.WebhooksOut)
+def list_webhooks(principal: Admin, container: ContainerDep) -> Response:
+    """The tenant's webhooks, disabled ones included (secrets are never shown again)."""
+    with container.uow_factory(write=False) as uow:
+        found = uow.webhooks.for_tenant(principal.tenant_id)
+    return JsonResponse({"webhooks": [present.webhook(w) for w in found]})
+
+
+@router.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"], response_model=s.DeliveriesOut)
+def webhook_deliveries(
+    webhook_id: WebhookId,
+    principal: Admin,
+    container: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """The webhook's deliveries, newest event first: attempts, schedule and outcome."""
+    with container.uow_factory(write=False) as uow:
+        webhooks.get(uow, tenant_id=principal.tenant_id, webhook_id=webhook_id)
+        found = uow.webhooks.deliveries(principal.tenant_id, webhook_id, limit)
+    return JsonResponse(present.deliveries(webhook_id, found))
+
+
+@router.delete("/webhooks/{webhook_id}", tags=["webhooks"], status_code=204)
+def delete_webhook(webhook_id: WebhookId, principal: Admin, container: ContainerDep) -> Response:
+    """Disable the webhook: nothing more is sent to it, and its pending deliveries end."""
+    with container.uow_factory() as uow:
+        webhooks.disable(uow, container.clock, tenant_id=principal.tenant_id, webhook_id=webhook_id)
+        uow.commit()
+    return Response(status_code=204)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -389,3 +389,52 @@ class ErrorBody(_Response):
 
 class ErrorOut(_Response):
     error: ErrorBody
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+
+
+class WebhookIn(_Request):
+    url: Annotated[str, Field(min_length=1, max_length=2048)] = Field(
+        description="An absolute http:// or https:// URL; deliveries are POSTed here"
+    )
+    events: list[str] = Field(
+        default_factory=list,
+        description="Event types to deliver (`tier.upgraded`, …); empty: every type",
+    )
+    secret: Annotated[str | None, Field(min_length=16, max_length=256)] = Field(
+        None, description="The signing secret; default: one is made and returned once"
+    )
+
+
+class WebhookOut(_Response):
+    id: str
+    url: str
+    events: list[str]
+    created_at: When
+    disabled_at: When | None
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="Shown only in this response")
+
+
+class WebhooksOut(_Response):
+    webhooks: list[WebhookOut]
+
+
+class DeliveryOut(_Response):
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: When | None
+    delivered_at: When | None
+    failed_at: When | None
+    last_status: int | None
+    last_error: str | None
+
+
+class DeliveriesOut(_Response):
+    webhook_id: str
+    deliveries: list[DeliveryOut]
