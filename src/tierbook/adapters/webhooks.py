@@ -23,7 +23,7 @@ class HttpSender:
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
         try:
             response = self._client.post(url, content=body, headers=dict(headers))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return SendResult(None, f"{type(exc).__name__}: {exc}"[:500])
         return SendResult(response.status_code)
 

@@ -152,6 +152,12 @@ class Delivery:
     last_status: int | None = None
     last_error: str | None = None
 
+    @property
+    def status(self) -> str:
+        if self.delivered_at is not None:
+            return "delivered"
+        return "pending" if self.failed_at is None else "failed"
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:

@@ -111,8 +111,11 @@ def register(
 def _check_url(url: str) -> None:
     if len(url) > MAX_URL:
         raise InvalidInput(f"url is longer than {MAX_URL} characters", field="url")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise InvalidInput("url may not contain spaces or control characters", field="url")
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018  # reading it checks it (a port beyond 65535 is a ValueError)
     except ValueError:
         raise InvalidInput("url is not a URL", field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -250,11 +250,7 @@ def deliveries(webhook_id: str, found: Iterable[Delivery]) -> Json:
             {
                 "event_id": d.event.id,
                 "event_type": d.event.type,
-                "status": "delivered"
-                if d.delivered_at is not None
-                else "failed"
-                if d.failed_at is not None
-                else "pending",
+                "status": d.status,
                 "attempts": d.attempts,
                 "next_attempt_at": d.next_attempt_at,
                 "delivered_at": d.delivered_at,
