@@ -250,7 +250,8 @@ def deliver(
     with opened() as container, HttpSender() as sender:
         while True:
             report = webhooks.deliver_due(container.uow_factory, container.clock, sender)
-            if once or report.delivered or report.retrying or report.failed:
+            sent = report.delivered + report.retrying + report.failed
+            if once or sent:
                 out.print(
                     f"deliver: {report.dispatched} events handed over, {report.delivered} "
                     f"delivered, {report.retrying} to retry, {report.failed} given up",
@@ -258,7 +259,7 @@ def deliver(
                 )
             if once:
                 return
-            if not (report.delivered or report.retrying or report.failed):
+            if not sent:  # nothing was due: wait for the next round
                 time.sleep(interval)
 
 
