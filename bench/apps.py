@@ -88,17 +88,21 @@ def floor_asgi() -> ASGIApp:
                 await send({"type": message["type"] + ".complete"})
                 if message["type"] == "lifespan.shutdown":
                     return
-        payload = orjson.dumps(native if scope["path"].startswith("/v1/") else omneo)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, orjson.dumps(native if scope["path"].startswith("/v1/") else omneo))
 
     return app
+
+
+async def send_json(send: Send, body: bytes) -> None:
+    """Answer 200 with the JSON `body`, as a bare ASGI app does."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

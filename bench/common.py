@@ -108,22 +108,17 @@ def _postgres_version() -> str | None:
 
 def _commit() -> str | None:
     """The code measured: the checkout's commit, marked when it has uncommitted changes."""
-    here = Path(__file__).resolve().parent
+    here = str(Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", "-C", here, *args], capture_output=True, text=True, timeout=5, check=True
+        )
+        return out.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+changes" if dirty else head

@@ -187,30 +187,8 @@ def build_base(backend: str, work: Workload) -> Base:
             ledger_rows = load._Rows(engine, ledger, load.LEDGER_COLUMNS)
             people, customs = [], []
             for person in work.data.members:
-                people.append(
-                    member_rows(
-                        (
-                            gen.TENANT,
-                            person.id,
-                            gen.PROGRAM_ID,
-                            person.email,
-                            person.phone,
-                            person.custom,
-                            person.household_id,
-                            person.enrolled_at,
-                            load.LOADED_AT,
-                            load.LOADED_AT,
-                        )
-                    )
-                )
-                for name, value in person.custom.items():
-                    text = load.custom_text(value)
-                    if text is not None:
-                        customs.append(
-                            custom_rows(
-                                (gen.TENANT, person.id, name, text, load.custom_digest(text))
-                            )
-                        )
+                people.append(member_rows(load.member_values(person)))
+                customs += [custom_rows(values) for values in load.custom_values(person)]
             write(members, load.MEMBER_COLUMNS, people)
             write(member_custom, load.CUSTOM_COLUMNS, customs)
             for chunk in load.chunks(work.head, load.CHUNK):

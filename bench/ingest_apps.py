@@ -14,6 +14,8 @@ import time
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bench.apps import send_json
+
 CPU_PATH = "/_bench/cpu"
 
 
@@ -27,17 +29,6 @@ def ingest_app() -> ASGIApp:
         if scope["type"] != "http" or scope["path"] != CPU_PATH:
             await app(scope, receive, send)
             return
-        body = orjson.dumps({"cpu_s": time.process_time()})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, orjson.dumps({"cpu_s": time.process_time()}))
 
     return with_cpu

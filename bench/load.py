@@ -251,6 +251,32 @@ _CENT = AMOUNT_SCALE // 100
 _EMPTY: dict[str, Any] = {}
 
 
+def member_values(person: gen.GenMember) -> tuple[Any, ...]:
+    """A member as the `members` columns hold it (before bind processing)."""
+    return (
+        gen.TENANT,
+        person.id,
+        gen.PROGRAM_ID,
+        person.email,
+        person.phone,
+        person.custom,
+        person.household_id,
+        person.enrolled_at,
+        LOADED_AT,
+        LOADED_AT,
+    )
+
+
+def custom_values(person: gen.GenMember) -> list[tuple[Any, ...]]:
+    """The member's `member_custom` rows: one per custom field that can be looked up."""
+    found = []
+    for name, value in person.custom.items():
+        text = custom_text(value)
+        if text is not None:
+            found.append((gen.TENANT, person.id, name, text, custom_digest(text)))
+    return found
+
+
 def ledger_values(entry: gen.GenEntry) -> tuple[Any, ...]:
     """An entry as the `ledger` columns hold it (before bind processing), id = key."""
     items = [
@@ -419,28 +445,8 @@ def _make_slice(shape: gen.Shape) -> _Slice:
     rows = out.rows
     household_enrolled: dict[str, datetime] = {}
     for person in gen.members(shape):
-        rows["m"].append(
-            member_rows(
-                (
-                    gen.TENANT,
-                    person.id,
-                    gen.PROGRAM_ID,
-                    person.email,
-                    person.phone,
-                    person.custom,
-                    person.household_id,
-                    person.enrolled_at,
-                    LOADED_AT,
-                    LOADED_AT,
-                )
-            )
-        )
-        for name, value in person.custom.items():
-            text = custom_text(value)
-            if text is not None:
-                rows["c"].append(
-                    custom_rows((gen.TENANT, person.id, name, text, custom_digest(text)))
-                )
+        rows["m"].append(member_rows(member_values(person)))
+        rows["c"] += [custom_rows(values) for values in custom_values(person)]
         entries = gen.member_entries(shape, person)
         for entry in entries:
             rows["l"].append(ledger_rows(ledger_values(entry)))
