@@ -11,12 +11,13 @@ from multiprocessing.pool import Pool
 from sqlalchemy.engine import Engine
 
 from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.hot import SqlHotReads
 from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
 from tierbook.config import Settings
 from tierbook.service.clocks import SystemClock
 from tierbook.service.model import ProgramConfig
-from tierbook.service.ports import Clock, UnitOfWorkFactory
+from tierbook.service.ports import Clock, HotReads, UnitOfWorkFactory
 from tierbook.service.sweep import EvaluatedPage, SweepPage, evaluate_page
 
 
@@ -25,6 +26,7 @@ class Container:
     settings: Settings
     engine: Engine
     uow_factory: UnitOfWorkFactory
+    hot_reads: HotReads
     clock: Clock = field(default_factory=SystemClock)
 
     def close(self) -> None:
@@ -43,6 +45,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         uow_factory=SqlUnitOfWorkFactory(engine, clock=clock),
+        hot_reads=SqlHotReads(engine),
         clock=clock,
     )
 

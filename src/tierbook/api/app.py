@@ -10,7 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierbook import __version__
 from tierbook.api import dialects, errors
+from tierbook.api.dialects.omneo.routes import hot_profile_tier
 from tierbook.api.dialects.omneo.routes import router as omneo_router
+from tierbook.api.hot import HotReads
+from tierbook.api.native.routes import hot_member_tiers
 from tierbook.api.native.routes import router as native_router
 from tierbook.api.responses import JsonResponse
 from tierbook.api.security import KeyVerifier
@@ -76,6 +79,16 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(native_router)
     dialects.include_dialects(app)
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
+    # Outermost, so the hot reads skip the rest (a GET has no body to limit).
+    app.add_middleware(
+        HotReads,
+        container=container,
+        keys=app.state.keys,
+        routes={
+            ("/v1/members/", "/tiers"): hot_member_tiers,
+            ("/api/v3/profiles/", "/tiers"): hot_profile_tier,
+        },
+    )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -105,6 +105,20 @@ class StateRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberSnapshot:
+    """A member, its program and the stored states a read asked for, read together.
+
+    `records` holds the stored states of the keys asked for that exist; `profile_tier_ids` the
+    Omneo record ids already given to the member's states, by group id.
+    """
+
+    member: Member
+    program: ProgramConfig
+    records: Mapping[tuple[int, str], StateRecord]
+    profile_tier_ids: Mapping[int, int]
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEvent:
     id: str
     tenant_id: str

@@ -6,7 +6,7 @@ commit. Every method is scoped to one tenant: no repository call can reach anoth
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -18,6 +18,7 @@ from tierbook.service.model import (
     ApiKey,
     Delivery,
     Member,
+    MemberSnapshot,
     OutboxEvent,
     ProgramConfig,
     StateRecord,
@@ -273,6 +274,21 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         """A new unit of work; `write=False` promises reads only (no write lock is taken)."""
+
+
+StateKeys = Callable[[ProgramConfig, Member], Sequence[tuple[int, str]]]
+"""The (group_id, subject_id) keys of the states a read wants of a member of a program."""
+
+
+class HotReads(Protocol):
+    """The storage path of the reads a front end makes on every page view.
+
+    One read transaction and two statements, with none of a unit of work's machinery: the
+    member with its program, then the stored states `keys` names with their Omneo record ids.
+    """
+
+    def snapshot(self, tenant_id: str, member_id: str, keys: StateKeys) -> MemberSnapshot | None:
+        """The member's snapshot; None when there is no such member."""
 
 
 # -- what the vendor dialects keep -----------------------------------------------------------------

@@ -14,9 +14,16 @@ from datetime import datetime, timedelta
 from tierbook.domain.errors import UnknownGroup, UnknownMember
 from tierbook.domain.rules import WindowKind
 from tierbook.domain.state import Decision, HistoryRecord, TierState
-from tierbook.service.model import GroupConfig, Member, ProgramConfig, StateRecord
-from tierbook.service.ports import Clock, UnitOfWork
-from tierbook.service.subjects import Subject, load_member, load_program, replay, subject_for
+from tierbook.service.model import GroupConfig, Member, MemberSnapshot, ProgramConfig, StateRecord
+from tierbook.service.ports import Clock, HotReads, UnitOfWork
+from tierbook.service.subjects import (
+    Subject,
+    load_member,
+    load_program,
+    replay,
+    state_key,
+    subject_for,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,17 +85,57 @@ def member_tiers(
     views = []
     for subject in subjects:
         record = stored.get(subject.key)
-        state = None if record is None else record.state
-        if (
-            state is not None
-            and state.as_of <= at
-            and (state.stable_until is None or at < state.stable_until)
-        ):
-            state = _moved_to(state, subject.group, at)
-        else:
+        state = answer(record, subject.group, at)
+        if state is None:
             state = replay(uow, tenant_id, program, subject, at).state
         views.append(TierView(member, program, subject.group, subject.id, state, record))
     return views
+
+
+def answer(record: StateRecord | None, group: GroupConfig, at: datetime) -> TierState | None:
+    """The stored state as of `at` where its stable span covers `at`; None where only a replay
+    of the ledger can answer."""
+    if record is None:
+        return None
+    state = record.state
+    if state.as_of > at or (state.stable_until is not None and at >= state.stable_until):
+        return None
+    return _moved_to(state, group, at)
+
+
+def stored_tiers(
+    hot: HotReads,
+    *,
+    tenant_id: str,
+    member_id: str,
+    at: datetime,
+    choose: Callable[[ProgramConfig], GroupConfig] | None = None,
+) -> tuple[list[TierView], MemberSnapshot] | None:
+    """`member_tiers` (every active group, or the one `choose` picks) where stored states answer
+    it alone: the hot read, through `HotReads`.
+
+    None where any state needs a replay, or there is no such member; `member_tiers` then
+    answers (or reports what is wrong), so both give the same answer for every read.
+    """
+    chosen: list[GroupConfig] = []
+
+    def keys(program: ProgramConfig, member: Member) -> list[tuple[int, str]]:
+        chosen[:] = [choose(program)] if choose is not None else _groups(program, None)
+        return [state_key(g, member) for g in chosen]
+
+    snapshot = hot.snapshot(tenant_id, member_id, keys)
+    if snapshot is None:
+        return None
+    member, program = snapshot.member, snapshot.program
+    views = []
+    for group in chosen:
+        key = state_key(group, member)
+        record = snapshot.records.get(key)
+        state = answer(record, group, at)
+        if state is None:
+            return None
+        views.append(TierView(member, program, group, key[1], state, record))
+    return views, snapshot
 
 
 def _one(

@@ -75,6 +75,16 @@ def load_member(uow: UnitOfWork, tenant_id: str, member_id: str) -> Member:
     return member
 
 
+def state_key(group: GroupConfig, member: Member) -> tuple[int, str]:
+    """The key of the state `member` holds in `group`: its household's in a household group.
+
+    The same key `subject_for` gives, without reading the household.
+    """
+    if _pooled(group) and member.household_id:
+        return (group.id, member.household_id)
+    return (group.id, member.id)
+
+
 def subject_for(uow: UnitOfWork, group: GroupConfig, member: Member) -> Subject:
     if group.rules.context is Context.HOUSEHOLD and member.household_id:
         household = uow.members.household(member.tenant_id, member.program_id, member.household_id)

@@ -46,13 +46,13 @@ class SqlProgramRepository(SqlRepository):
         row = self._conn.execute(
             _PROGRAM, {"tenant_id": tenant_id, "program_id": program_id}
         ).one_or_none()
-        return None if row is None else _parsed.program(tenant_id, row)
+        return None if row is None else parsed_programs.program(tenant_id, row)
 
     def list(self, tenant_id: str) -> list[ProgramConfig]:
         rows = self._conn.execute(
             _PROGRAM_ROWS.where(programs.c.tenant_id == tenant_id).order_by(programs.c.id)
         )
-        return [_parsed.program(tenant_id, row) for row in rows]
+        return [parsed_programs.program(tenant_id, row) for row in rows]
 
 
 # The document as the text the database holds, so that a row can be checked against the one a
@@ -100,7 +100,7 @@ class ParsedPrograms:
         return program
 
 
-_parsed = ParsedPrograms()
+parsed_programs = ParsedPrograms()
 
 
 class SqlMemberRepository(SqlRepository):
@@ -131,15 +131,17 @@ class SqlMemberRepository(SqlRepository):
         row = self._conn.execute(
             _MEMBER, {"tenant_id": tenant_id, "member_id": member_id}
         ).one_or_none()
-        return None if row is None else _member(row)
+        return None if row is None else member_from_row(row)
 
     def get_with_program(
         self, tenant_id: str, member_id: str
     ) -> tuple[Member, ProgramConfig] | None:
         row = self._conn.execute(
-            _MEMBER_WITH_PROGRAM, {"tenant_id": tenant_id, "member_id": member_id}
+            MEMBER_WITH_PROGRAM, {"tenant_id": tenant_id, "member_id": member_id}
         ).one_or_none()
-        return None if row is None else (_member(row), _parsed.program(tenant_id, row))
+        return (
+            None if row is None else (member_from_row(row), parsed_programs.program(tenant_id, row))
+        )
 
     def update(self, member: Member) -> None:
         values = _member_values(member) | {"updated_at": member.updated_at or self._now()}
@@ -189,7 +191,7 @@ class SqlMemberRepository(SqlRepository):
                 )
             )
         rows = self._conn.execute(query.order_by(members.c.id).limit(limit))
-        return [_member(row) for row in rows]
+        return [member_from_row(row) for row in rows]
 
     def household(self, tenant_id: str, program_id: int, household_id: str) -> list[Member]:
         rows = self._conn.execute(
@@ -198,7 +200,7 @@ class SqlMemberRepository(SqlRepository):
         )
         # Sorted here, not by ORDER BY: for `ORDER BY id` SQLite would rather walk the whole
         # tenant in primary-key order than use the household index.
-        return sorted((_member(row) for row in rows), key=lambda m: m.id)
+        return sorted((member_from_row(row) for row in rows), key=lambda m: m.id)
 
     def get_many(self, tenant_id: str, member_ids: Iterable[str]) -> dict[str, Member]:
         found: dict[str, Member] = {}
@@ -206,7 +208,7 @@ class SqlMemberRepository(SqlRepository):
             rows = self._conn.execute(
                 sa.select(members).where(members.c.tenant_id == tenant_id, members.c.id.in_(chunk))
             )
-            found.update((row.id, _member(row)) for row in rows)
+            found.update((row.id, member_from_row(row)) for row in rows)
         return found
 
     def households(
@@ -224,7 +226,7 @@ class SqlMemberRepository(SqlRepository):
                 )
             )
             for row in rows:
-                found.setdefault(row.household_id, []).append(_member(row))
+                found.setdefault(row.household_id, []).append(member_from_row(row))
         for pool in found.values():
             pool.sort(key=lambda m: m.id)
         return dict(sorted(found.items()))
@@ -258,7 +260,7 @@ class SqlMemberRepository(SqlRepository):
 _MEMBER = sa.select(members).where(
     members.c.tenant_id == sa.bindparam("tenant_id"), members.c.id == sa.bindparam("member_id")
 )
-_MEMBER_WITH_PROGRAM = (
+MEMBER_WITH_PROGRAM = (
     sa.select(members, *_PROGRAM_COLUMNS[1:])
     .join_from(
         members,
@@ -292,7 +294,7 @@ def _member_values(member: Member) -> dict[str, Any]:
     }
 
 
-def _member(row: AnyRow) -> Member:
+def member_from_row(row: AnyRow) -> Member:
     return Member(
         tenant_id=row.tenant_id,
         id=row.id,

@@ -9,7 +9,9 @@ databases. Instants go through `UtcDateTime`, so they are stored and returned in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -51,6 +53,22 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            # The text SQLite holds is ISO 8601: `fromisoformat` reads it several times faster
+            # than the driver type's pattern, and instants are read by the million in a sweep.
+            return _utc_from_sqlite
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid); PostgreSQL needs BIGINT room.

@@ -15,12 +15,14 @@ from starlette.responses import Response
 from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
 from tierbook.api.native import present
 from tierbook.api.native import schemas as s
-from tierbook.api.responses import JsonResponse
+from tierbook.api.responses import JsonResponse, dumps
+from tierbook.bootstrap import Container
 from tierbook.domain.errors import InvalidInput, UnknownGroup
 from tierbook.service import activities, members, programs, queries, tiers, webhooks
+from tierbook.service.auth import Principal
 from tierbook.service.commands import UpdateMember
 from tierbook.service.documents import ProgramDocument
-from tierbook.service.model import GroupConfig, ProgramConfig
+from tierbook.service.model import GroupConfig, MemberSnapshot, ProgramConfig
 from tierbook.service.subjects import load_member, load_program
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -255,6 +257,21 @@ async def member_tiers(
             )
 
     return JsonResponse(present.member_tiers(member_id, at, await run_read(container, read)))
+
+
+async def hot_member_tiers(
+    container: Container, principal: Principal, member_id: str
+) -> bytes | None:
+    """`member_tiers` for `api.hot`: the same document, where stored states answer for now."""
+    at = container.clock.now()
+
+    def read() -> tuple[list[queries.TierView], MemberSnapshot] | None:
+        return queries.stored_tiers(
+            container.hot_reads, tenant_id=principal.tenant_id, member_id=member_id, at=at
+        )
+
+    found = await run_read(container, read)
+    return None if found is None else dumps(present.member_tiers(member_id, at, found[0]))
 
 
 @router.get(

@@ -18,9 +18,11 @@ from starlette.responses import Response
 from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
 from tierbook.api.dialects.omneo import translate
 from tierbook.api.errors import ApiError
-from tierbook.api.responses import JsonResponse
+from tierbook.api.responses import JsonResponse, dumps
 from tierbook.bootstrap import Container
 from tierbook.service import definitions, dialects, queries, tiers
+from tierbook.service.auth import Principal
+from tierbook.service.model import MemberSnapshot
 from tierbook.service.ports import Clock, UnitOfWork
 from tierbook.service.queries import TierView
 from tierbook.service.subjects import load_member, load_program
@@ -116,6 +118,33 @@ async def profile_tier(
     if record.id is None:  # a first read makes the record's id: a write, so in the thread pool
         return await run_in_threadpool(_respond, container, tenant_id, view, record)
     return _respond(container, tenant_id, view, record)
+
+
+async def hot_profile_tier(
+    container: Container, principal: Principal, profile_id: str
+) -> bytes | None:
+    """`profile_tier` for `api.hot`: the same document, where stored states answer for now and
+    the record already has its id."""
+    at = container.clock.now()
+
+    def read() -> tuple[list[TierView], MemberSnapshot] | None:
+        return queries.stored_tiers(
+            container.hot_reads,
+            tenant_id=principal.tenant_id,
+            member_id=profile_id,
+            at=at,
+            choose=lambda program: translate.pick_group(program, None),
+        )
+
+    found = await run_read(container, read)
+    if found is None:
+        return None
+    (view,), snapshot = found
+    record_id = snapshot.profile_tier_ids.get(view.group.id)
+    if record_id is None or view.stored is None:
+        return None
+    shown = translate.ProfileTierRecord(record_id, view.stored.created_at, view.stored.updated_at)
+    return dumps({"data": translate.profile_tier(view, shown)})
 
 
 @router.get("/profiles/{profile_id}/tiers/calculate")
