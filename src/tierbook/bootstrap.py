@@ -28,9 +28,13 @@ class Container:
     uow_factory: UnitOfWorkFactory
     hot_reads: HotReads
     clock: Clock = field(default_factory=SystemClock)
+    hot_engine: Engine | None = None
+    """The hot reads' own engine, where they do not share `engine` (PostgreSQL)."""
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.hot_engine is not None:
+            self.hot_engine.dispose()
 
 
 def bootstrap(
@@ -40,13 +44,21 @@ def bootstrap(
     if migrate:
         upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    # On PostgreSQL the hot reads take connections from a pool of their own, which skips the
+    # liveness ping (see `adapters.db.hot`); on SQLite they keep a connection of the engine's.
+    hot_engine = (
+        None
+        if engine.dialect.name == "sqlite"
+        else make_engine(settings.database_url, pool_size=settings.database_pool_size, ping=False)
+    )
     clock = clock or SystemClock()
     return Container(
         settings=settings,
         engine=engine,
         uow_factory=SqlUnitOfWorkFactory(engine, clock=clock),
-        hot_reads=SqlHotReads(engine),
+        hot_reads=SqlHotReads(hot_engine or engine),
         clock=clock,
+        hot_engine=hot_engine,
     )
 
 

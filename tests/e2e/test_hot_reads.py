@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tierbook.adapters.db.hot import SqlHotReads
 from tierbook.bootstrap import Container
 from tierbook.service.clocks import FixedClock
 from tierbook.service.ports import UnitOfWork
@@ -142,3 +143,28 @@ def test_the_fast_lane_needs_a_cached_key_that_may_read(
     assert Api(reader.client, None).get(path).status_code == 401
     assert Api(reader.client, "nope").get(path).status_code == 401
     assert Api(reader.client, reader.token + "x").get(path).status_code == 401
+
+
+def test_a_read_the_driver_fails_is_answered_by_the_route(
+    api: Api,
+    members: list[str],
+    container: Container,
+    units: CountingUnits,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = f"/v1/members/{members[1]}/tiers"
+    expected = api.get(path).json()
+    hot = container.hot_reads
+    assert isinstance(hot, SqlHotReads)
+
+    def fail(*_: Any) -> list[Any]:
+        raise container.engine.dialect.loaded_dbapi.OperationalError("the connection broke")
+
+    monkeypatch.setattr(hot._statement, "rows", fail)
+    before = units.opened
+    assert api.get(path).json() == expected
+    assert units.opened > before
+    monkeypatch.undo()
+    before = units.opened
+    assert api.get(path).json() == expected
+    assert units.opened == before

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.hot import SNAPSHOT
 from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
@@ -100,3 +101,27 @@ def test_a_lookup_by_members_searches_an_index_of_them(
     for step in steps:
         assert step.startswith("SEARCH"), step
         assert column in step, step
+
+
+def test_the_hot_read_searches_every_table_it_joins(engine: sa.Engine) -> None:
+    statement = SNAPSHOT.compile(dialect=engine.dialect)
+    raw = engine.raw_connection()
+    try:
+        steps = [
+            str(row[-1])
+            for row in raw.cursor()
+            .execute(f"EXPLAIN QUERY PLAN {statement.string}", ("t", "m1"))
+            .fetchall()
+        ]
+    finally:
+        raw.close()
+    expected = {
+        "members": "tenant_id=? AND id=?",
+        "programs": "tenant_id=? AND id=?",
+        "tier_states": "tenant_id=? AND subject_id=?",
+        "profile_tier_ids": "tenant_id=? AND group_id=? AND member_id=?",
+    }
+    for table, search in expected.items():
+        (step,) = [s for s in steps if f" {table} " in f"{s} "]
+        assert step.startswith("SEARCH"), step
+        assert search in step, step

@@ -64,7 +64,12 @@ _SQLITE_BUSY_MESSAGES = ("database is locked", "database is busy", "database tab
 
 
 def make_engine(
-    url: str | URL, *, lock_timeout_s: float = 30.0, echo: bool = False, pool_size: int = 5
+    url: str | URL,
+    *,
+    lock_timeout_s: float = 30.0,
+    echo: bool = False,
+    pool_size: int = 5,
+    ping: bool = True,
 ) -> Engine:
     """An engine for `sqlite:///PATH` (or `sqlite://` in memory) or `postgresql+psycopg://…`.
 
@@ -72,7 +77,8 @@ def make_engine(
     `ConcurrentUpdate`: SQLite's busy timeout, PostgreSQL's `lock_timeout`. `pool_size`
     connections are kept open (a server wants as many as it runs requests at once: beyond them,
     each request opens a connection and closes it again, which costs a PostgreSQL server a
-    process start); up to 10 more are opened when needed.
+    process start); up to 10 more are opened when needed. On PostgreSQL each checkout pings the
+    server first (a round trip) unless `ping` is false.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -84,7 +90,9 @@ def make_engine(
     if backend == "sqlite":
         engine = _sqlite_engine(parsed, lock_timeout_s, pool_size, common)
     elif backend == "postgresql":
-        engine = _postgres_engine(parsed, lock_timeout_s, common | {"pool_size": pool_size})
+        engine = _postgres_engine(
+            parsed, lock_timeout_s, common | {"pool_size": pool_size, "pool_pre_ping": ping}
+        )
     else:
         raise ValueError(f"tierbook supports sqlite and postgresql databases, not {backend!r}")
     event.listen(engine, "handle_error", _translate_error)
@@ -99,9 +107,7 @@ def _postgres_engine(url: URL, lock_timeout_s: float, common: dict[str, Any]) ->
     given = url.query.get("options")
     options = [given] if isinstance(given, str) else list(given or ())
     options.append(f"-c lock_timeout={int(lock_timeout_s * 1000)}")
-    return sa.create_engine(
-        url.update_query_dict({"options": " ".join(options)}), pool_pre_ping=True, **common
-    )
+    return sa.create_engine(url.update_query_dict({"options": " ".join(options)}), **common)
 
 
 def _sqlite_engine(

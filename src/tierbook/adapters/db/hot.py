@@ -1,14 +1,19 @@
-"""`HotReads` on the driver's own connection: the hot read's two statements, nothing more.
+"""`HotReads` on the driver's own connection: the hot read in one statement, nothing more.
 
-A unit of work costs a read more than its statements: SQLAlchemy's connection, its events and
-result machinery run on every call. Here each statement is compiled once for the engine's
-dialect from the same table definitions as everywhere else, run on the DBAPI connection, and
-its values converted by the column types' own result processors, so a snapshot holds exactly
-what the repositories would have read.
+A unit of work costs a read more than its statement: SQLAlchemy's connection, its events and
+result machinery run on every call, and a transaction costs a `BEGIN` and a `ROLLBACK` (round
+trips, on PostgreSQL). Here the member, its program, the states of its subjects (its own and
+its household's) and their Omneo record ids come in one statement, so one snapshot, with no
+transaction around it. The statement is compiled once for the engine's dialect from the same
+table definitions as everywhere else, run on the DBAPI connection, and its values converted by
+the column types' own result processors, so a snapshot holds exactly what the repositories
+would have read.
 
 SQLite serves these reads in the event loop's thread: each thread keeps one connection of its
-own (taken from the engine's pool once, and discarded if it fails). On PostgreSQL the reads
-run in worker threads, and each takes a connection from the pool for the read and returns it.
+own (taken from the engine's pool once, and discarded if it fails). On PostgreSQL the reads run
+in worker threads, each taking a connection from a pool of its own for the read, in autocommit
+(a lone SELECT needs no transaction) and without the liveness ping the main pool makes on every
+checkout: a connection that died fails the read, which is then answered the ordinary way.
 
 A read the driver fails gives no snapshot (None), as does a member that does not exist: the
 caller then answers through its unit of work, which reports what went wrong.
@@ -18,12 +23,11 @@ from __future__ import annotations
 
 import threading
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.pool import PoolProxiedConnection
 
 from tierbook.adapters.db.repositories_catalog import (
     MEMBER_WITH_PROGRAM,
@@ -31,7 +35,7 @@ from tierbook.adapters.db.repositories_catalog import (
     parsed_programs,
 )
 from tierbook.adapters.db.serialize import state_from_dict
-from tierbook.adapters.db.tables import profile_tier_ids, tier_states
+from tierbook.adapters.db.tables import members, profile_tier_ids, tier_states
 from tierbook.service.model import MemberSnapshot, StateRecord
 from tierbook.service.ports import StateKeys
 
@@ -65,116 +69,96 @@ class _Statement:
         return rows
 
 
-def _states_with_record_ids(groups: int, subjects: int) -> sa.Select[Any]:
-    """The states of `groups` groups' `subjects` subjects (bound as g0…, s0…; a primary-key
-    look-up each) with the Omneo record id each has for `member_id`."""
-    c, ids = tier_states.c, profile_tier_ids.c
+def _snapshot_statement() -> sa.Select[Any]:
+    """The member with its program (one row per state), left-joined to the states whose subject
+    is the member or its household, each with the member's Omneo record id for its group."""
+    s, ids, m = tier_states.c, profile_tier_ids.c, members.c
     return (
-        sa.select(c.group_id, c.subject_id, c.body, c.created_at, c.updated_at, ids.id)
-        .select_from(
-            tier_states.outerjoin(
-                profile_tier_ids,
-                sa.and_(
-                    ids.tenant_id == c.tenant_id,
-                    ids.group_id == c.group_id,
-                    ids.member_id == sa.bindparam("member_id"),
-                ),
-            )
+        MEMBER_WITH_PROGRAM.add_columns(
+            s.group_id.label("state_group_id"),
+            s.subject_id.label("state_subject_id"),
+            s.body.label("state_body"),
+            s.created_at.label("state_created_at"),
+            s.updated_at.label("state_updated_at"),
+            ids.id.label("profile_tier_id"),
         )
-        .where(
-            c.tenant_id == sa.bindparam("tenant_id"),
-            c.group_id.in_([sa.bindparam(f"g{i}") for i in range(groups)]),
-            c.subject_id.in_([sa.bindparam(f"s{i}") for i in range(subjects)]),
+        .outerjoin(
+            tier_states,
+            sa.and_(
+                s.tenant_id == m.tenant_id,
+                s.subject_id.in_([m.id, m.household_id]),
+                s.program_id == m.program_id,
+            ),
+        )
+        .outerjoin(
+            profile_tier_ids,
+            sa.and_(
+                ids.tenant_id == m.tenant_id,
+                ids.group_id == s.group_id,
+                ids.member_id == m.id,
+            ),
         )
     )
+
+
+SNAPSHOT = _snapshot_statement()
 
 
 class SqlHotReads:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._dialect = engine.dialect
         self._sqlite = engine.dialect.name == "sqlite"
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
-        self._member = _Statement(MEMBER_WITH_PROGRAM, engine.dialect)
-        self._states: dict[tuple[int, int], _Statement] = {}
+        self._statement = _Statement(SNAPSHOT, engine.dialect)
         self._local = threading.local()
 
     def snapshot(self, tenant_id: str, member_id: str, keys: StateKeys) -> MemberSnapshot | None:
-        if self._sqlite:
-            return self._on_kept_connection(lambda c: self._read(c, tenant_id, member_id, keys))
+        values = {"tenant_id": tenant_id, "member_id": member_id}
         try:
-            connection = self._engine.raw_connection()
+            rows = self._rows_sqlite(values) if self._sqlite else self._rows_pooled(values)
         except self._error:
             return None
-        try:
-            return self._read(connection, tenant_id, member_id, keys)
-        except self._error:
-            connection.invalidate()
+        if not rows:
             return None
-        finally:
-            connection.close()  # back to the pool, which rolls the read transaction back
+        member = member_from_row(rows[0])
+        program = parsed_programs.program(tenant_id, rows[0])
+        wanted = set(keys(program, member))
+        records: dict[StateKey, StateRecord] = {}
+        record_ids: dict[int, int] = {}
+        for row in rows:
+            key = (row.state_group_id, row.state_subject_id)
+            if key in wanted:  # the member's states in groups the read did not ask for stay out
+                state = state_from_dict(row.state_body)
+                records[key] = StateRecord(state, row.state_created_at, row.state_updated_at)
+                if row.profile_tier_id is not None:
+                    record_ids[row.state_group_id] = row.profile_tier_id
+        return MemberSnapshot(member, program, records, record_ids)
 
-    def _on_kept_connection(
-        self, read: Callable[[Any], MemberSnapshot | None]
-    ) -> MemberSnapshot | None:
-        connection: PoolProxiedConnection | None = getattr(self._local, "connection", None)
+    def _rows_sqlite(self, values: Mapping[str, Any]) -> list[Any]:
+        connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._engine.raw_connection()
         cursor = connection.cursor()
         try:
-            # pysqlite's own transaction handling is off (see `engine`): this BEGIN makes the
-            # two statements one snapshot.
-            cursor.execute("BEGIN")
-            try:
-                return read(connection)
-            finally:
-                cursor.execute("ROLLBACK")
+            return self._statement.rows(cursor, values)
         except self._error:
             self._local.connection = None
             connection.invalidate()
-            return None
+            raise
         finally:
             cursor.close()
 
-    def _read(
-        self, connection: Any, tenant_id: str, member_id: str, keys: StateKeys
-    ) -> MemberSnapshot | None:
-        cursor = connection.cursor()
+    def _rows_pooled(self, values: Mapping[str, Any]) -> list[Any]:
+        connection = self._engine.raw_connection()
         try:
-            found = self._member.rows(cursor, {"tenant_id": tenant_id, "member_id": member_id})
-            if not found:
-                return None
-            (row,) = found
-            member = member_from_row(row)
-            program = parsed_programs.program(tenant_id, row)
-            wanted = list(dict.fromkeys(keys(program, member)))
-            records: dict[StateKey, StateRecord] = {}
-            record_ids: dict[int, int] = {}
-            if wanted:
-                for state in self._state_rows(cursor, tenant_id, member_id, wanted):
-                    key = (state.group_id, state.subject_id)
-                    if key not in wanted:  # the statement asks for every group of every subject
-                        continue
-                    body = state_from_dict(state.body)
-                    records[key] = StateRecord(body, state.created_at, state.updated_at)
-                    if state.id is not None:
-                        record_ids[state.group_id] = state.id
-            return MemberSnapshot(member, program, records, record_ids)
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            cursor = connection.cursor()
+            try:
+                return self._statement.rows(cursor, values)
+            finally:
+                cursor.close()
+        except self._error:
+            connection.invalidate()
+            raise
         finally:
-            cursor.close()
-
-    def _state_rows(
-        self, cursor: Any, tenant_id: str, member_id: str, wanted: Sequence[StateKey]
-    ) -> list[Any]:
-        group_ids = sorted({g for g, _ in wanted})
-        subject_ids = sorted({s for _, s in wanted})
-        shape = (len(group_ids), len(subject_ids))
-        statement = self._states.get(shape)
-        if statement is None:
-            statement = self._states[shape] = _Statement(
-                _states_with_record_ids(*shape), self._dialect
-            )
-        values: dict[str, Any] = {"tenant_id": tenant_id, "member_id": member_id}
-        values.update({f"g{i}": g for i, g in enumerate(group_ids)})
-        values.update({f"s{i}": s for i, s in enumerate(subject_ids)})
-        return statement.rows(cursor, values)
+            connection.close()

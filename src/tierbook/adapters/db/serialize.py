@@ -1,20 +1,18 @@
 """The domain's values as JSON-able dicts and table rows, and back, exactly.
 
-Decimals travel as strings (a float would round them), instants as ISO 8601 in UTC. The state's
-dataclasses (TierState, Figures, ActiveAssignment, HistoryRecord) are converted by their type
-hints, so a field added to them is stored without a change here; a type this module does not
-know fails loudly instead of being stored lossily.
+Decimals travel as strings (a float would round them), instants as RFC 3339 with their offset
+(UTC, written `Z`). The state's dataclasses (TierState, Figures, ActiveAssignment,
+HistoryRecord) are converted by their type hints, with msgspec, so a field added to them is
+stored without a change here; a type it does not know fails loudly instead of being stored
+lossily.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import Enum
-from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -134,52 +132,11 @@ def history_from_dict(body: Mapping[str, Any]) -> HistoryRecord:
     return _decode_dataclass(HistoryRecord, body)
 
 
-def _encode(value: Any) -> Any:
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    encode = _ENCODERS.get(kind)
-    if encode is not None:
-        return encode(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, datetime):
-        return instant_to_text(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _encode_dataclass(value)
-    if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
-    raise TypeError(f"cannot store a {type(value).__name__}")
-
-
-def _utc_text(value: datetime) -> str:
-    if value.tzinfo is UTC:
-        return value.isoformat()
-    return instant_to_text(value)
-
-
-# The exact types the state is made of, encoded without a chain of isinstance checks (a state
-# is written for every member a sweep moves).
-_PLAIN: frozenset[type] = frozenset({type(None), bool, int, str})
-_ENCODERS: dict[type, Any] = {
-    datetime: _utc_text,
-    Decimal: str,
-    dict: lambda value: {str(k): _encode(v) for k, v in value.items()},
-}
-
-
-@cache
-def _field_names(cls: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
 def _encode_dataclass(value: Any) -> dict[str, Any]:
-    names = _field_names(type(value))  # type: ignore[arg-type]  # a class is hashable
-    return {name: _encode(getattr(value, name)) for name in names}
+    # msgspec writes the dataclass by its fields in compiled code: instants as RFC 3339 (`Z` for
+    # UTC, the tier clock's only zone), decimals as their exact strings, enums as their values.
+    encoded: dict[str, Any] = msgspec.to_builtins(value)
+    return encoded
 
 
 def _decode_dataclass(cls: type[T], body: Mapping[str, Any]) -> T:

@@ -198,6 +198,8 @@ tier_states = sa.Table(
     # The sweep reads across tenants in due order; the key columns make that order total.
     sa.Index(None, "next_due_at", "tenant_id", "group_id", "subject_id"),
     sa.Index(None, "tenant_id", "program_id", "tier_id"),
+    # The hot read joins a member's states (its own and its household's) by subject.
+    sa.Index(None, "tenant_id", "subject_id"),
 )
 
 tier_history = sa.Table(
