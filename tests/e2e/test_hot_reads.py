@@ -6,6 +6,7 @@ taken by the fast lane. A read the fast lane answers opens no unit of work."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +41,19 @@ def units(container: Container) -> CountingUnits:
 
 @pytest.fixture
 def members(api: Api, clock: FixedClock) -> list[str]:
-    """Members of SPEC §3's program: one on the floor, one promoted, one with an assigned tier,
-    one whose promotion a refund took back."""
-    api.put_program(program_document(timezone="Australia/Sydney"))
+    """Members of SPEC §3's program, with a second group that pools households: one on the
+    floor, one promoted, one with an assigned tier, one whose promotion a refund took back,
+    the first two in one household."""
+    document = program_document(timezone="Australia/Sydney")
+    pooled = copy.deepcopy(document["groups"][0])
+    pooled.update(id=20, code="HOUSEHOLD", name="Household", context="household")
+    for tier in pooled["tiers"]:
+        tier["id"] += 20
+    document["groups"].append(pooled)
+    api.put_program(document)
     clock.set(at("2025-01-10 10:00"))
-    floor, promoted, assigned, refunded = (api.enrol()["id"] for _ in range(4))
+    floor, promoted = (api.enrol(household_id="h-1")["id"] for _ in range(2))
+    assigned, refunded = (api.enrol()["id"] for _ in range(2))
     clock.set(at("2025-02-01 09:30"))
     api.record(member_id=promoted, points=1200)
     api.record(member_id=refunded, points=1200, idempotency_key="P-1")
@@ -84,6 +93,8 @@ def test_the_fast_lane_answers_as_the_route(
         assert fast.content == routed.content
         assert fast.headers["content-type"] == routed.headers["content-type"]
         assert member_id in fast.text
+    pooled = api.get(f"/v1/members/{members[0]}/tiers").json()["tiers"]
+    assert [t["subject_id"] for t in pooled] == [members[0], "h-1"]
 
 
 def test_a_first_omneo_read_gives_the_record_its_id_through_the_route(
@@ -104,14 +115,13 @@ def test_a_state_past_its_stable_span_is_replayed_by_the_route(
 ) -> None:
     promoted = members[1]
     path = f"/v1/members/{promoted}/tiers"
-    (state,) = api.get(path).json()["tiers"]
+    state = api.get(path).json()["tiers"][0]
     clock.set(at("2027-06-01 00:00"))  # past the anniversary: no sweep has moved the state
     before = units.opened
-    (later,) = api.get(path).json()["tiers"]
+    later = api.get(path).json()["tiers"]
     assert units.opened > before
-    assert (state["reason"], later["reason"]) == ("qualified", "downgraded")
-    (routed,) = api.get(path, params={"as_of": _as_of(clock)}).json()["tiers"]
-    assert later == routed
+    assert (state["reason"], later[0]["reason"]) == ("qualified", "downgraded")
+    assert later == api.get(path, params={"as_of": _as_of(clock)}).json()["tiers"]
 
 
 @pytest.mark.parametrize(

@@ -283,12 +283,13 @@ StateKeys = Callable[[ProgramConfig, Member], Sequence[tuple[int, str]]]
 class HotReads(Protocol):
     """The storage path of the reads a front end makes on every page view.
 
-    One read transaction and two statements, with none of a unit of work's machinery: the
-    member with its program, then the stored states `keys` names with their Omneo record ids.
+    The member, its program and the stored states `keys` names, with their Omneo record ids,
+    read together (one snapshot) with none of a unit of work's machinery.
     """
 
     def snapshot(self, tenant_id: str, member_id: str, keys: StateKeys) -> MemberSnapshot | None:
-        """The member's snapshot; None when there is no such member."""
+        """The member's snapshot; None when there is no such member or the read failed (a
+        unit of work then answers, and reports what is wrong)."""
 
 
 # -- what the vendor dialects keep -----------------------------------------------------------------

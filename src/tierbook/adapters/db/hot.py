@@ -55,18 +55,23 @@ class _Statement:
             for column in statement.selected_columns
         ]
 
-    def rows(self, cursor: Any, values: Mapping[str, Any]) -> list[Any]:
+    def rows(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows as the driver gives them; `row` converts them."""
         params = (
             [values[name] for name in self._positional]
             if self._positional is not None
             else dict(values)
         )
         cursor.execute(self.sql, params)
-        rows = []
-        for raw in cursor.fetchall():
-            pairs = zip(self._convert, raw, strict=True)
-            rows.append(self._row._make([v if f is None or v is None else f(v) for f, v in pairs]))
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
         return rows
+
+    def row(self, raw: tuple[Any, ...], start: int = 0) -> Any:
+        """A row converted, as a named tuple; columns before `start` are left out (None)."""
+        values: list[Any] = [None] * start
+        for convert, value in zip(self._convert[start:], raw[start:], strict=True):
+            values.append(value if convert is None or value is None else convert(value))
+        return self._row._make(values)
 
 
 def _snapshot_statement() -> sa.Select[Any]:
@@ -102,6 +107,7 @@ def _snapshot_statement() -> sa.Select[Any]:
 
 
 SNAPSHOT = _snapshot_statement()
+_STATE_COLUMNS = len(MEMBER_WITH_PROGRAM.selected_columns)
 
 
 class SqlHotReads:
@@ -120,12 +126,16 @@ class SqlHotReads:
             return None
         if not rows:
             return None
-        member = member_from_row(rows[0])
-        program = parsed_programs.program(tenant_id, rows[0])
+        statement = self._statement
+        first = statement.row(rows[0])
+        member = member_from_row(first)
+        program = parsed_programs.program(tenant_id, first)
         wanted = set(keys(program, member))
         records: dict[StateKey, StateRecord] = {}
         record_ids: dict[int, int] = {}
-        for row in rows:
+        for raw in rows:
+            # Each row repeats the member and its program: only the state's columns are read.
+            row = first if raw is rows[0] else statement.row(raw, _STATE_COLUMNS)
             key = (row.state_group_id, row.state_subject_id)
             if key in wanted:  # the member's states in groups the read did not ask for stay out
                 state = state_from_dict(row.state_body)
@@ -134,7 +144,7 @@ class SqlHotReads:
                     record_ids[row.state_group_id] = row.profile_tier_id
         return MemberSnapshot(member, program, records, record_ids)
 
-    def _rows_sqlite(self, values: Mapping[str, Any]) -> list[Any]:
+    def _rows_sqlite(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = self._engine.raw_connection()
@@ -148,7 +158,7 @@ class SqlHotReads:
         finally:
             cursor.close()
 
-    def _rows_pooled(self, values: Mapping[str, Any]) -> list[Any]:
+    def _rows_pooled(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         connection = self._engine.raw_connection()
         try:
             connection.driver_connection.autocommit = True  # type: ignore[union-attr]
