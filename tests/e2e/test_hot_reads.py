@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tierbook.adapters.db.hot import SqlHotReads
 from tierbook.bootstrap import Container
@@ -155,20 +156,25 @@ def test_the_fast_lane_needs_a_cached_key_that_may_read(
     assert Api(reader.client, reader.token + "x").get(path).status_code == 401
 
 
+@pytest.mark.parametrize("raised_by", ["driver", "pool"])
 def test_a_read_the_driver_fails_is_answered_by_the_route(
     api: Api,
     members: list[str],
     container: Container,
     units: CountingUnits,
     monkeypatch: pytest.MonkeyPatch,
+    raised_by: str,
 ) -> None:
     path = f"/v1/members/{members[1]}/tiers"
     expected = api.get(path).json()
     hot = container.hot_reads
     assert isinstance(hot, SqlHotReads)
+    broken = container.engine.dialect.loaded_dbapi.OperationalError("the connection broke")
 
     def fail(*_: Any) -> list[Any]:
-        raise container.engine.dialect.loaded_dbapi.OperationalError("the connection broke")
+        if raised_by == "driver":
+            raise broken
+        raise sa.exc.OperationalError("connect", {}, broken)
 
     monkeypatch.setattr(hot._statement, "rows", fail)
     before = units.opened

@@ -122,7 +122,7 @@ class SqlHotReads:
         values = {"tenant_id": tenant_id, "member_id": member_id}
         try:
             rows = self._rows_sqlite(values) if self._sqlite else self._rows_pooled(values)
-        except self._error:
+        except (self._error, sa.exc.DBAPIError):  # the driver's, or SQLAlchemy's connecting
             return None
         if not rows:
             return None
