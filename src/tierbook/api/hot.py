@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tierbook.api.security import KeyVerifier
+from tierbook.api.security import KeyVerifier, bearer_of
 from tierbook.bootstrap import Container
 from tierbook.domain.errors import TierbookError
 from tierbook.service.auth import Principal
@@ -86,10 +86,7 @@ class HotReads:
         """The Bearer key's principal where the cache knows it and it may read."""
         for name, value in scope["headers"]:
             if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                token = token.strip()
-                if scheme.lower() != "bearer" or not token:
-                    return None
-                principal = self._keys.cached_token(token)
+                token = bearer_of(value.decode("latin-1"))
+                principal = None if token is None else self._keys.cached_token(token)
                 return principal if principal is not None and principal.allows("read") else None
         return None

@@ -117,19 +117,19 @@ def stored_tiers(
     None where any state needs a replay, or there is no such member; `member_tiers` then
     answers (or reports what is wrong), so both give the same answer for every read.
     """
-    chosen: list[GroupConfig] = []
+    chosen: list[tuple[GroupConfig, tuple[int, str]]] = []
 
     def keys(program: ProgramConfig, member: Member) -> list[tuple[int, str]]:
-        chosen[:] = [choose(program)] if choose is not None else _groups(program, None)
-        return [state_key(g, member) for g in chosen]
+        groups = [choose(program)] if choose is not None else _groups(program, None)
+        chosen[:] = [(g, state_key(g, member)) for g in groups]
+        return [key for _, key in chosen]
 
     snapshot = hot.snapshot(tenant_id, member_id, keys)
     if snapshot is None:
         return None
     member, program = snapshot.member, snapshot.program
     views = []
-    for group in chosen:
-        key = state_key(group, member)
+    for group, key in chosen:
         record = snapshot.records.get(key)
         state = answer(record, group, at)
         if state is None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tierbook.adapters.db.tables import utc_instant
 from tierbook.domain.errors import TierbookError
 from tierbook.service.ports import Clock
 
@@ -110,20 +111,13 @@ def subject_params(tenant_id: str, subjects: SubjectSet) -> dict[str, Any]:
 
 
 # Hot reads select instants as the driver gives them (text on SQLite, `timestamptz` on
-# PostgreSQL) and convert them with `instant`, as `UtcDateTime` would, at a fraction of the cost.
+# PostgreSQL) and convert them with `instant`, as `UtcDateTime` does, without SQLAlchemy's
+# result machinery for the column.
+instant = utc_instant
 
 
 def raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
     return sa.type_coerce(column, sa.Text()).label(column.name)
-
-
-def instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    found: datetime = value
-    return found if found.tzinfo is UTC else found.astimezone(UTC)
 
 
 @contextmanager

@@ -58,17 +58,19 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             # The text SQLite holds is ISO 8601: `fromisoformat` reads it several times faster
             # than the driver type's pattern, and instants are read by the million in a sweep.
-            return _utc_from_sqlite
+            return utc_instant
         return super().result_processor(dialect, coltype)
 
 
-def _utc_from_sqlite(value: Any) -> datetime | None:
+def utc_instant(value: Any) -> datetime | None:
+    """An instant as the driver gives it (naive UTC text on SQLite, `timestamptz` on
+    PostgreSQL) as an aware UTC datetime: what `UtcDateTime` returns."""
     if value is None:
         return None
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid); PostgreSQL needs BIGINT room.
