@@ -11,17 +11,22 @@ so by default at the full size), in time order, into its own copy:
 
 - `single`: `POST /v1/activities` over HTTP to one uvicorn worker, `CONNECTIONS` keep-alive
   connections, one request in flight on each; every request a distinct entry. rps, latency,
-  statuses (all should be 201) over `--seconds` after a warm-up.
-- `batch`: `POST /v1/activities:batch` with `BATCH` entries per call, one call after another.
-- `import`: `tierbook import FILE` of the same entries as JSON Lines, the real CLI in a
+  statuses (all should be 201) over `--seconds` after a warm-up. Live activity: the bodies carry
+  no `occurred_at`, so each entry is dated when it arrives, as at a till.
+- `batch`: `POST /v1/activities:batch` with `BATCH` entries per call, one call after another;
+  live activity too (each call's entries dated when it arrives).
+- `import`: `tierbook import FILE` of the same entries as JSON Lines, dated as generated: a
+  back-fill of history, every entry older than the states it changes. The real CLI in a
   subprocess.
 - `reference`: the same ledger rows bulk-inserted into the same kind of database by
   `bench.load`'s writer (executemany on SQLite, COPY on PostgreSQL), with no tier update: the
   storage limit.
 
 Real-time tier update means what the product does on every write: each entry's subjects are
-re-evaluated from their ledger and their state, history tail and outbox events are written in
-the entry's transaction. After each phase a sample of the members it touched is checked: every
+re-evaluated and their state, history tail and outbox events are written in the entry's
+transaction. A live entry is dated after its subjects' stored states, so the tier clock resumes
+from them; a back-filled one changes their past, so the clock replays each subject's ledger
+from enrolment. After each phase a sample of the members it touched is checked: every
 stored state and history must equal a replay of the ledger as of the stored instant, so a speed
 can never come from skipped work. The ledger's row count is checked too.
 """
@@ -304,8 +309,16 @@ def _evaluations(base: Base, entries: Sequence[gen.GenEntry], work: Workload) ->
     return len(_subject_keys(base.program, [people[m] for m in {e.member_id for e in entries}]))
 
 
-def _bodies(entries: Sequence[gen.GenEntry]) -> list[bytes]:
-    return [orjson.dumps(gen.activity_json(e)) for e in entries]
+def _activity(entry: gen.GenEntry, *, live: bool) -> dict[str, Any]:
+    """The entry's activity body; a live one has no `occurred_at`, so it is dated on arrival."""
+    body = gen.activity_json(entry)
+    if live:
+        del body["occurred_at"]
+    return body
+
+
+def _bodies(entries: Sequence[gen.GenEntry], *, live: bool) -> list[bytes]:
+    return [orjson.dumps(_activity(e, live=live)) for e in entries]
 
 
 def _headers(token: str) -> tuple[tuple[str, str], ...]:
@@ -340,7 +353,8 @@ def phase_single(base: Base, work: Workload, seconds: float, warmup: float) -> d
     url = _copy(base, "single")
     headers = _headers(base.token)
     ordered = striped(work.tail, CONNECTIONS)
-    requests = [Request("POST", "/v1/activities", headers, body) for body in _bodies(ordered)]
+    bodies = _bodies(ordered, live=True)
+    requests = [Request("POST", "/v1/activities", headers, body) for body in bodies]
     try:
         with serve(APP, env={URL_VARIABLE: url}) as port:
             cpu = _server_cpu(port)
@@ -382,7 +396,7 @@ def phase_single(base: Base, work: Workload, seconds: float, warmup: float) -> d
 def phase_batch(base: Base, work: Workload) -> dict[str, Any]:
     url = _copy(base, "batch")
     chunks = list(load.chunks(work.batched, BATCH))
-    bodies = [orjson.dumps({"entries": [gen.activity_json(e) for e in c]}) for c in chunks]
+    bodies = [orjson.dumps({"entries": [_activity(e, live=True) for e in c]}) for c in chunks]
     headers = dict(_headers(base.token))
     bad: list[str] = []
     try:
@@ -430,7 +444,7 @@ _CLI_RATE = re.compile(r"in ([\d.]+) s \(([\d,]+) rows/s\)")
 def phase_import(base: Base, work: Workload) -> dict[str, Any]:
     url = _copy(base, "import")
     path = WORK / f"{DB_PREFIX}_tail.jsonl"
-    path.write_bytes(b"".join(body + b"\n" for body in _bodies(work.batched)))
+    path.write_bytes(b"".join(body + b"\n" for body in _bodies(work.batched, live=False)))
     tierbook = Path(sys.executable).with_name("tierbook")
     command = [str(tierbook), "import", str(path), "--tenant", gen.TENANT]
     command += ["--batch-size", str(BATCH)]

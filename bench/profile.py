@@ -12,7 +12,8 @@ pyinstrument's sampling profiler and prints its call tree:
   the ASGI application, with no network, after a sweep as of now;
 - `ingest`: `--rounds` batches of 1,000 new activities for random members through
   `service.activities.record` (the path of `activities:batch` and `tierbook import`), after a
-  sweep as of now.
+  sweep; each batch a second after the last, its entries dated when it arrives (live activity,
+  so the clock resumes from each stored state).
 
 A profile is for reading, not for comparing runs: the profiler takes time of its own.
 """
@@ -119,17 +120,18 @@ def profile_read(url: str, members: int, rounds: int) -> Callable[[], None]:
 
 
 def profile_ingest(url: str, members: int, rounds: int) -> Callable[[], None]:
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - timedelta(minutes=1)
     _sweep_to(url, now)
     engine = make_engine(url)
     clock = FixedClock(now)
     factory = SqlUnitOfWorkFactory(engine, clock=clock)
     rng = random.Random(gen.SEED)
+    # Live activity: each batch a second after the last, its entries dated when it arrives.
     batches = [
         [
             RecordActivity(
                 member_id=gen.member_id(rng.randrange(members)),
-                occurred_at=now - timedelta(seconds=1),
+                occurred_at=now + timedelta(seconds=b + 1),
                 program_id=gen.PROGRAM_ID,
                 points=Decimal(rng.randrange(1, 300)),
                 spend=Decimal(rng.randrange(1, 300)),
@@ -141,7 +143,8 @@ def profile_ingest(url: str, members: int, rounds: int) -> Callable[[], None]:
     ]
 
     def run() -> None:
-        for batch in batches:
+        for b, batch in enumerate(batches):
+            clock.set(now + timedelta(seconds=b + 1))
             with factory() as uow:
                 activities.record(uow, clock, tenant_id=gen.TENANT, commands=batch)
                 uow.commit()

@@ -118,10 +118,12 @@ def _ingest(result: dict[str, Any]) -> list[str]:
         f"{_n(work['members'])} members with {_n(work['entries_loaded_first'])} older entries "
         f"loaded first; each phase ingests the next {_n(work['entries_ingested'])} in time "
         f"order, each entry's tier states evaluated and stored in its transaction: single "
-        f"`POST /v1/activities` on {work['connections']} connections to one worker, "
-        f"`activities:batch` of {_n(work['batch_size'])}, `tierbook import` of JSON Lines (wall "
-        "clock, start-up included); the bulk insert writes the same ledger rows with no tier "
-        "update. Every phase's stored states were checked against a replay.",
+        f"`POST /v1/activities` on {work['connections']} connections to one worker and "
+        f"`activities:batch` of {_n(work['batch_size'])} as live activity (dated on arrival, "
+        "so the tier clock resumes from each stored state), `tierbook import` of JSON Lines as "
+        "a back-fill (dated as generated, older than the states: each subject replayed from "
+        "enrolment; wall clock, start-up included); the bulk insert writes the same ledger rows "
+        "with no tier update. Every phase's stored states were checked against a replay.",
     ]
     return lines + _goals(result)
 

@@ -163,7 +163,9 @@ def test_a_batch_leaves_the_states_that_entries_one_by_one_leave(
                     assert state is not None
                     again = replay(uow, tenant, program, subject, state.state.as_of)
                     assert (state.state, state.history) == (again.state, again.history)
-                    stored[tenant].append((state.state, state.history))
+                    # The basis digests the entries' ids, which differ between tenants.
+                    unbased = dataclasses.replace(state.state, basis=None)
+                    stored[tenant].append((unbased, state.history))
     assert stored["batch"] == stored["single"]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,14 @@ from tierbook.domain.rules import (
     Window,
     WindowKind,
 )
-from tierbook.domain.state import Assignment, AssignmentMode, Evaluation, Reason, TierState
+from tierbook.domain.state import (
+    Assignment,
+    AssignmentMode,
+    Evaluation,
+    HistoryRecord,
+    Reason,
+    TierState,
+)
 
 ENROLLED = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 HORIZON = timedelta(days=1200)
@@ -389,3 +397,118 @@ def test_the_history_ends_where_the_state_is(case: Case, as_of: datetime) -> Non
         assert after.from_tier_id == before.to_tier_id
     assert state.achieved_at <= state.as_of
     assert state.credit >= 0
+
+
+# ------------------------------------------------------------------------------ resuming
+
+MARK = HistoryRecord(ENROLLED, None, None, Reason.RESET, {"mark": "prior"})
+"""Appended to a prior history, it shows whether the clock resumed from it or replayed."""
+
+
+def _up_to(
+    entries: Sequence[Entry], assignments: Sequence[Assignment], at: datetime
+) -> tuple[list[str], list[Assignment]]:
+    """The inputs a state as of `at` depends on: the entries dated by then, and the assignments
+    effective by then that ever took effect."""
+    ids = sorted(e.id for e in entries if max(e.occurred_at, ENROLLED) <= at)
+    started = [
+        a
+        for a in assignments
+        if a.effective_at <= at and (a.ends_at is None or a.ends_at > max(a.effective_at, ENROLLED))
+    ]
+    return ids, sorted(started, key=lambda a: a.id)
+
+
+@PROPERTY
+@given(case=cases(), t1=instants(), gap=st.integers(0, 800), data=st.data())
+def test_resuming_from_an_earlier_state_gives_the_replay(
+    case: Case, t1: datetime, gap: int, data: st.DataObject
+) -> None:
+    # What the earlier state knew: any part of the entries (late ones missing, or some dated
+    # after it present) and of the assignments, some not yet ended early.
+    known_entries = [e for e in case.entries if data.draw(st.integers(0, 3), label="keep") > 0]
+    known_assignments = [
+        replace(a, ended_at=None) if data.draw(st.integers(0, 3), label="unended") == 0 else a
+        for a in case.assignments
+        if data.draw(st.integers(0, 3), label="assigned") > 0
+    ]
+    earlier = case.at(t1, entries=known_entries, assignments=known_assignments)
+    prior = Evaluation(earlier.state, (*earlier.history, MARK))
+    t2 = t1 + timedelta(days=gap, seconds=gap)
+    replayed = case.at(t2)
+    resumed = evaluate(
+        case.rules,
+        subject_id="m1",
+        enrolled_at=ENROLLED,
+        entries=case.entries,
+        assignments=case.assignments,
+        as_of=t2,
+        since=prior,
+    )
+    assert resumed.state == replayed.state
+    a = earlier.state.as_of
+    if _up_to(known_entries, known_assignments, a) == _up_to(case.entries, case.assignments, a):
+        # Nothing the earlier state depends on changed: the clock resumed from it.
+        assert replayed.history[: len(earlier.history)] == earlier.history
+        assert resumed.history == (*prior.history, *replayed.history[len(earlier.history) :])
+    else:
+        assert resumed.history == replayed.history
+
+
+@PROPERTY
+@given(case=cases(), t1=instants(), gap=st.integers(0, 800))
+def test_a_state_of_other_rules_or_a_later_instant_is_not_resumed_from(
+    case: Case, t1: datetime, gap: int
+) -> None:
+    t2 = t1 + timedelta(days=gap)
+    other = replace(case.rules, credit=not case.rules.credit)
+    for since in (
+        evaluate(
+            other,
+            subject_id="m1",
+            enrolled_at=ENROLLED,
+            entries=case.entries,
+            assignments=case.assignments,
+            as_of=t1,
+        ),
+        case.at(t2 + timedelta(days=1)),
+    ):
+        resumed = evaluate(
+            case.rules,
+            subject_id="m1",
+            enrolled_at=ENROLLED,
+            entries=case.entries,
+            assignments=case.assignments,
+            as_of=t2,
+            since=Evaluation(since.state, (*since.history, MARK)),
+        )
+        assert resumed == case.at(t2)
+
+
+def test_an_explanation_replays_even_from_a_state_it_could_resume_from() -> None:
+    rules = GroupRules(
+        id=1,
+        code="G",
+        tiers=(
+            Tier(id=1, handle="base", name="Base", rank=0, is_floor=True),
+            Tier(id=2, handle="gold", name="Gold", rank=1, value_min=Decimal(500)),
+        ),
+    )
+    entries = [
+        Entry(id=f"e{i}", member_id="m1", occurred_at=ENROLLED + timedelta(days=30 * i),
+              points=Decimal(200))
+        for i in range(1, 5)
+    ]  # fmt: skip
+    t1, t2 = ENROLLED + timedelta(days=70), ENROLLED + timedelta(days=200)
+
+    def at(as_of: datetime, *, since: Evaluation | None = None, explain: bool = False) -> Any:
+        return evaluate(
+            rules, subject_id="m1", enrolled_at=ENROLLED, entries=entries, as_of=as_of,
+            since=since, explain=explain,
+        )  # fmt: skip
+
+    earlier = at(t1)
+    prior = Evaluation(earlier.state, (*earlier.history, MARK))
+    assert at(t2, since=prior).history[: len(prior.history)] == prior.history
+    assert at(t2, since=prior, explain=True) == at(t2, explain=True)
+    assert at(t2).state.tier_id == 2

@@ -6,14 +6,25 @@ state's own due instants (maintenance, grace end, inactivity deadline, pending p
 instant the order is fixed: assignment ends, assignment starts, entries, then due work (grace
 end, maintenance, inactivity, pending promotion). Because every window is half-open
 `(from, to]`, an entry at exactly an anniversary, period end or grace end still counts for it.
+
+A state records its `basis`: a digest of every input that led to it (the clock's version, the
+rules, the enrolment, the entries dated up to its instant and the assignments started by then).
+Given an earlier state whose basis the inputs still match, `evaluate` resumes from it and runs
+only the time since, with the same result as a replay from enrolment: what a new entry, an
+assignment starting later or the passing of time costs no longer grows with the member's
+history. An entry, assignment or rule change dated at or before the earlier state's instant
+changes the basis, and the clock replays from enrolment.
 """
 
 from __future__ import annotations
 
+import hashlib
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import takewhile
 
 from tierbook.domain.calendar import PeriodCalendar, add_days, add_months, end_of_day
 from tierbook.domain.ledger import ZERO, Entry, EntryKind
@@ -41,6 +52,12 @@ from tierbook.domain.values import Ledger
 
 TWELVE_MONTHS = timedelta(days=365)
 
+CLOCK_VERSION = 1
+"""Bump it whenever a rule's meaning changes: no state an older clock stored is resumed from."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
 
 def evaluate(
     rules: GroupRules,
@@ -51,15 +68,30 @@ def evaluate(
     assignments: Sequence[Assignment] = (),
     as_of: datetime,
     explain: bool = False,
+    since: Evaluation | None = None,
 ) -> Evaluation:
     """The state of `subject_id` in the group of `rules` as of `as_of`, with history and trace.
 
     An `as_of` before enrolment evaluates as of enrolment: a member has a state from the moment
-    it exists.
+    it exists. `since` is an earlier evaluation of the same subject (a stored state and its
+    history): where its basis still matches these inputs and it is not after `as_of`, the clock
+    resumes from it instead of replaying from enrolment. The result is the same either way; an
+    explanation always replays, to give every decision.
     """
     run = _Run(rules, subject_id, enrolled_at, entries, assignments, explain=explain)
-    run.advance(max(as_of, enrolled_at))
-    return run.result()
+    at = max(as_of, enrolled_at)
+    prior: tuple[HistoryRecord, ...] = ()
+    if since is not None and not explain and run.resumes_from(since.state, at):
+        run.restore(since.state)
+        prior = since.history
+    else:
+        run.enrol()
+    run.advance(at)
+    return run.result(prior)
+
+
+def _micros(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
 
 
 def _fmt(value: Decimal | datetime | int | None) -> str | None:
@@ -152,7 +184,64 @@ class _Run:
         self._entry_times = sorted(self._batches)
         self._entry_cursor = 0
         self._assign_cursor = 0
-        self._enrol()
+
+    # ------------------------------------------------------------------------- the basis
+
+    def basis(self, at: datetime) -> str:
+        """A digest of every input the state as of `at` depends on.
+
+        The clock's version, the rules, the enrolment, the ids of the entries dated up to `at`
+        (an entry never changes once recorded) and every field of the assignments effective by
+        then. Entries and assignments dated later cannot have moved the state yet.
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        head = (CLOCK_VERSION, self.rules.fingerprint, _micros(self.enrolled_at))
+        digest.update(repr(head).encode())
+        seen = takewhile(lambda e: e.occurred_at <= at, self.ledger.entries)
+        digest.update("\x1f".join(e.id for e in seen).encode())
+        for a in self.assignments:
+            if a.effective_at > at:
+                break
+            fields = (a.id, a.tier_id, a.mode.value, a.reason)
+            times = (a.effective_at, a.until, a.ended_at, a.assigned_at)
+            digest.update(repr((fields, tuple(map(_micros, times)))).encode())
+        return digest.hexdigest()
+
+    def resumes_from(self, state: TierState, at: datetime) -> bool:
+        """Whether `state` is where a replay of these inputs stands at its instant."""
+        return (
+            state.basis is not None
+            and state.group_id == self.rules.id
+            and state.subject_id == self.subject_id
+            and state.enrolled_at == self.enrolled_at
+            and self.enrolled_at <= state.as_of <= at
+            and state.basis == self.basis(state.as_of)
+        )
+
+    def restore(self, state: TierState) -> None:
+        """Stand where `state` stands (see `resumes_from`), every entry and assignment dated up
+        to its instant already taken in."""
+        rules = self.rules
+        self.now = state.as_of
+        self.tier = None if state.tier_id is None else rules.tier_by_id(state.tier_id)
+        self.prev = None if state.prev_tier_id is None else rules.tier_by_id(state.prev_tier_id)
+        self.achieved_at = state.achieved_at
+        self.last_reason = state.last_reason
+        self.anniversary_at = state.anniversary_at
+        self.maintained_at = state.maintained_at
+        self.year_start = state.tier_year_start
+        self.credit = state.credit
+        self.grace_until = state.grace_until
+        # During grace the state shows the anniversary that failed, which grace ends from.
+        self.grace_anniversary = state.anniversary_at if state.grace_until is not None else None
+        self.assigned_at = state.assigned_at
+        self.assignment = state.assignment
+        self.assignment_ends = None if state.assignment is None else state.assignment.until
+        self.last_activity_at = state.last_activity_at
+        self.pending_at = state.pending_promotion_at
+        self.inactivity_base = state.inactivity_base
+        self._entry_cursor = bisect_right(self._entry_times, state.as_of)
+        self._assign_cursor = sum(1 for a in self.assignments if a.effective_at <= state.as_of)
 
     # ----------------------------------------------------------------------------- the loop
 
@@ -297,7 +386,7 @@ class _Run:
 
     # ------------------------------------------------------------------------- enrolment
 
-    def _enrol(self) -> None:
+    def enrol(self) -> None:
         at = self.enrolled_at
         floor = self.rules.floor
         self._become(floor, at, Reason.ENROLLED, credit=ZERO, prev=None)
@@ -816,7 +905,8 @@ class _Run:
         present = [m for m in moments if m is not None and m > at]
         return min(present) if present else None
 
-    def result(self) -> Evaluation:
+    def result(self, prior: tuple[HistoryRecord, ...] = ()) -> Evaluation:
+        """The state as of the clock's position, after the history `prior` (where it resumed)."""
         at = self.now
         due_candidates = [self.next_due(), self.assignment_ends, self._next_assignment_start()]
         due_present = [d for d in due_candidates if d is not None]
@@ -845,5 +935,7 @@ class _Run:
             figures=self.figures(at),
             next_due_at=due,
             stable_until=self._stable_until(at, due),
+            basis=self.basis(at),
         )
-        return Evaluation(state=state, history=tuple(self.history), trace=tuple(self.trace))
+        history = prior + tuple(self.history)
+        return Evaluation(state=state, history=history, trace=tuple(self.trace))

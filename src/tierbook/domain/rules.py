@@ -6,8 +6,9 @@ built (`GroupRules.__post_init__`), so the tier clock can trust them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -211,6 +212,8 @@ class GroupRules:
     context: Context = Context.INDIVIDUAL
     qualifying: QualifyingFilter = QualifyingFilter()
     timezone: str = "UTC"
+    fingerprint: str = field(init=False, repr=False, compare=False, hash=False)
+    """A digest of every field above: equal rules, equal fingerprints, in any process."""
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -236,6 +239,8 @@ class GroupRules:
             ZoneInfo(self.timezone)
         except (KeyError, ValueError) as exc:
             raise InvalidRules(f"unknown timezone {self.timezone!r}", field="timezone") from exc
+        digest = hashlib.blake2b(repr(_canonical(self)).encode(), digest_size=16).hexdigest()
+        object.__setattr__(self, "fingerprint", digest)
 
     def _handles(self) -> list[str]:
         return [t.handle for t in self.tiers]
@@ -267,3 +272,28 @@ class GroupRules:
 
     def rank_of(self, tier: Tier | None) -> int:
         return -1 if tier is None else tier.rank
+
+
+def _canonical(value: Any) -> Any:
+    """`value` as nested tuples of plain scalars, the same in every process: sets sorted
+    (their order follows string hashing, which differs between processes), mappings by key."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple(
+                (f.name, _canonical(getattr(value, f.name)))
+                for f in fields(value)
+                if f.name != "fingerprint"
+            ),
+        )
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return ("set", tuple(sorted((_canonical(v) for v in value), key=repr)))
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted(((str(k), _canonical(v)) for k, v in value.items()))))
+    if isinstance(value, tuple | list):
+        return tuple(_canonical(v) for v in value)
+    if isinstance(value, Decimal | datetime):
+        return str(value)
+    return value

@@ -99,7 +99,8 @@ class TierState:
     `next_due_at` is the next instant the clock changes something by itself (anniversary, grace
     end, inactivity deadline, pending promotion, assignment start or end); `stable_until` is the
     first instant any figure may change without a new entry, so a stored state answers reads
-    for every instant in `[as_of, stable_until)`.
+    for every instant in `[as_of, stable_until)`. `basis` is a digest of the inputs the clock
+    computed it from (see `tierbook.domain.clock`), which lets the clock resume from it.
     """
 
     group_id: int
@@ -123,6 +124,7 @@ class TierState:
     figures: Figures
     next_due_at: datetime | None
     stable_until: datetime | None
+    basis: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

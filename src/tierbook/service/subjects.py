@@ -1,13 +1,14 @@
 """Who a tier state belongs to, and how a stored state is brought up to date.
 
 A state belongs to a member, or in a `household` group to the member's household. `refresh`
-(or `refresh_many`, for many subjects at once) is the one place a state is written: it replays
-the subject's ledger through the tier clock, stores the state and its history, and writes an
-outbox event for every change not stored before, all inside the caller's unit of work.
+(or `refresh_many`, for many subjects at once) is the one place a state is written: it runs
+the subject's ledger through the tier clock (from the stored state where the clock can resume
+from it), stores the state and its history, and writes an outbox event for every change not
+stored before, all inside the caller's unit of work.
 
-`refresh_many` reads the ledgers, assignments and stored histories of all its subjects in a few
-queries, and writes their states, history tails and events in a few more: the sweep's path,
-with no query per entry and none per subject.
+`refresh_many` reads the ledgers, assignments, stored states and histories of all its subjects
+in a few queries, and writes their states, history tails and events in a few more: the sweep's
+path, with no query per entry and none per subject.
 """
 
 from __future__ import annotations
@@ -264,7 +265,11 @@ def evaluate_many(
     subjects: Sequence[Subject],
     as_of: datetime,
 ) -> list[Evaluated]:
-    """Evaluate every subject from its ledger, assignments and stored history; reads only.
+    """Evaluate every subject from its ledger, assignments and stored state; reads only.
+
+    The clock resumes from each stored state whose basis the subject's inputs still match, so
+    an entry dated after it, or the time passed since, costs what it adds rather than a replay
+    of the whole history.
 
     The result is right to store as long as nothing wrote these states since the reads: under
     the subjects' lock (`refresh_many`), or where their versions are unchanged (the sweep).
@@ -281,8 +286,11 @@ def evaluate_many(
     )
     assignments = uow.assignments.for_subjects(tenant_id, keys)
     stored = uow.states.histories(tenant_id, keys)
+    states = uow.states.get_states(tenant_id, keys)
     evaluated: list[Evaluated] = []
     for subject in unique:
+        old = stored.get(subject.key, ())
+        state = states.get(subject.key)
         evaluation = evaluate(
             subject.group.rules,
             subject_id=subject.id,
@@ -290,8 +298,8 @@ def evaluate_many(
             entries=_pool(ledgers, subject.member_ids),
             assignments=assignments.get(subject.key, ()),
             as_of=as_of,
+            since=None if state is None else Evaluation(state, old),
         )
-        old = stored.get(subject.key, ())
         new = evaluation.history
         same = 0
         while same < min(len(old), len(new)) and old[same] == new[same]:
