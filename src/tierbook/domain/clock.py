@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import takewhile
+from functools import cached_property
 
 from tierbook.domain.calendar import PeriodCalendar, add_days, add_months, end_of_day
 from tierbook.domain.ledger import ZERO, Entry, EntryKind
@@ -173,15 +173,17 @@ class _Run:
         self._batches: dict[datetime, list[Entry]] = {}
         for entry in self.ledger.entries:
             self._batches.setdefault(entry.occurred_at, []).append(entry)
+        refund = EntryKind.REFUND
         self._active_instants = {
-            e.occurred_at for e in self.ledger.qualifying if e.counts_as_activity
+            e.occurred_at for e in self.ledger.qualifying if e.kind is not refund
         }
         self._refund_instants = {
             e.occurred_at
             for e in self.ledger.entries
-            if e.kind is EntryKind.REFUND and e.reverses is not None
+            if e.kind is refund and e.reverses is not None
         }
-        self._entry_times = sorted(self._batches)
+        self._entry_times = list(self._batches)  # the ledger is in time order
+        self._period: tuple[datetime, datetime] | None = None
         self._entry_cursor = 0
         self._assign_cursor = 0
 
@@ -197,8 +199,8 @@ class _Run:
         digest = hashlib.blake2b(digest_size=16)
         head = (CLOCK_VERSION, self.rules.fingerprint, _micros(self.enrolled_at))
         digest.update(repr(head).encode())
-        seen = takewhile(lambda e: e.occurred_at <= at, self.ledger.entries)
-        digest.update("\x1f".join(e.id for e in seen).encode())
+        times, ids = self._ledger_ids
+        digest.update("\x1f".join(ids[: bisect_right(times, at)]).encode())
         for a in self.assignments:
             if a.effective_at > at:
                 break
@@ -206,6 +208,11 @@ class _Run:
             times = (a.effective_at, a.until, a.ended_at, a.assigned_at)
             digest.update(repr((fields, tuple(map(_micros, times)))).encode())
         return digest.hexdigest()
+
+    @cached_property
+    def _ledger_ids(self) -> tuple[list[datetime], list[str]]:
+        entries = self.ledger.entries
+        return [e.occurred_at for e in entries], [e.id for e in entries]
 
     def resumes_from(self, state: TierState, at: datetime) -> bool:
         """Whether `state` is where a replay of these inputs stands at its instant."""
@@ -359,12 +366,21 @@ class _Run:
 
     # ---------------------------------------------------------------------------- values
 
+    def period(self, at: datetime) -> tuple[datetime, datetime]:
+        """The calendar period holding `at` (see `PeriodCalendar.bounds`); the clock asks
+        about the same period many times over, so the last one is kept."""
+        kept = self._period
+        if kept is not None and kept[0] < at <= kept[1]:
+            return kept
+        self._period = bounds = self.calendar.bounds(at)
+        return bounds
+
     def window_bounds(self, at: datetime) -> tuple[datetime | None, datetime]:
         window = self.rules.window
         if window.kind is WindowKind.ROLLING:
             return at - self.window_span, at
         if window.kind is WindowKind.CALENDAR:
-            return self.calendar.bounds(at)[0], at
+            return self.period(at)[0], at
         return None, at
 
     def window_value(self, at: datetime, metric: Metric | None = None) -> Decimal:
@@ -373,7 +389,7 @@ class _Run:
         if kind is WindowKind.ROLLING:
             return series.value(at - self.window_span, at)
         if kind is WindowKind.CALENDAR:
-            return series.value(self.calendar.bounds(at)[0], at)
+            return series.value(self.period(at)[0], at)
         return series.cumulative(at)
 
     def progress(self, at: datetime) -> Decimal:
@@ -804,7 +820,7 @@ class _Run:
         self.pending_at = None
         if tier is not None and self.rules.maintenance.kind is MaintenanceKind.PERIOD_END:
             # The period in which a tier is reached is free: the first tier year is the next one.
-            self.year_start = self.calendar.bounds(at)[1]
+            self.year_start = self.period(at)[1]
         else:
             self.year_start = at
         self.anniversary_at = self._first_check_after(at, fresh=True)
@@ -880,7 +896,7 @@ class _Run:
             first = series.first_after(start, at, positive=True)
             return None if first is None else series.times[first] + timedelta(days=window.days)
         if window.kind is WindowKind.CALENDAR:
-            start, end = self.calendar.bounds(at)
+            start, end = self.period(at)
             return end if series.value(start, at) > 0 else None
         return None
 
@@ -894,14 +910,14 @@ class _Run:
             if i is not None:
                 moments.append(metric.times[i] + timedelta(days=window.days))
         elif window.kind is WindowKind.CALENDAR:
-            moments.append(self.calendar.bounds(at)[1])
+            moments.append(self.period(at)[1])
         points = self.ledger.series(Metric.POINTS)
         i = points.first_after(at - TWELVE_MONTHS, at, positive=False)
         if i is not None:
             moments.append(points.times[i] + TWELVE_MONTHS)
-        later = [t for t in self._entry_times if t > at]
-        if later:
-            moments.append(later[0])
+        later = bisect_right(self._entry_times, at)
+        if later < len(self._entry_times):
+            moments.append(self._entry_times[later])
         present = [m for m in moments if m is not None and m > at]
         return min(present) if present else None
 

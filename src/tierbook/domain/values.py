@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from itertools import accumulate
+from operator import attrgetter
 
-from tierbook.domain.ledger import ZERO, Entry, contribution, qualifies, visit_reversals
+from tierbook.domain.ledger import ZERO, Entry, EntryKind, contribution, qualifies, visit_reversals
 from tierbook.domain.rules import Metric, QualifyingFilter
 
 
@@ -47,14 +49,20 @@ class Series:
         return None
 
 
+_IN_LEDGER_ORDER = attrgetter("occurred_at", "id")
+
+
 class Ledger:
     """A member's (or household's) qualifying entries, indexed for one group's rules."""
 
     def __init__(self, entries: Sequence[Entry], qualifying: QualifyingFilter) -> None:
         # Ties broken by id, so the order entries arrive in never shows in a result.
-        ordered = sorted(entries, key=lambda e: (e.occurred_at, e.id))
+        ordered = sorted(entries, key=_IN_LEDGER_ORDER)
         self.entries = ordered
-        self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
+        if qualifying.business_units or qualifying.behaviour_types or qualifying.filters_items:
+            self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
+        else:
+            self.qualifying = ordered
         self._filter = qualifying
         self._series: dict[Metric, Series] = {}
 
@@ -74,25 +82,28 @@ class Ledger:
         return found
 
     def _build(self, metric: Metric) -> Series:
-        # One pass, no intermediate lists: a series is built for every group of every state a
-        # sweep moves.
-        times: list[datetime] = []
-        amounts: list[Decimal] = []
-        totals = [ZERO]
-        total = ZERO
+        # A series is built for every group of every state the clock moves: the common metrics
+        # read their field directly, the rest ask `contribution`.
+        entries = self.qualifying
         rules = self._filter
-        reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
-        for entry in self.qualifying:
-            if entry.id in reversed_visits:
-                amount = Decimal(-1)
-            else:
-                amount = contribution(entry, metric, rules)
-            if amount:
-                times.append(entry.occurred_at)
-                amounts.append(amount)
-                total += amount
-                totals.append(total)
-        return Series(times=tuple(times), amounts=tuple(amounts), totals=tuple(totals))
+        values: list[Decimal]
+        if metric is Metric.POINTS:
+            values = [ZERO if e.kind is EntryKind.SPONSOR else e.points for e in entries]
+        elif metric is Metric.SPEND and not rules.filters_items:
+            values = [e.spend for e in entries]
+        elif metric is Metric.UNITS and not rules.filters_items:
+            values = [e.units for e in entries]
+        elif metric is Metric.VISITS:
+            reversed_visits = self._reversed_visits
+            values = [
+                Decimal(-1) if e.id in reversed_visits else contribution(e, metric, rules)
+                for e in entries
+            ]
+        else:
+            values = [contribution(e, metric, rules) for e in entries]
+        times = tuple(e.occurred_at for e, v in zip(entries, values, strict=True) if v)
+        amounts = tuple(v for v in values if v)
+        return Series(times=times, amounts=amounts, totals=tuple(accumulate(amounts, initial=ZERO)))
 
     def value(self, metric: Metric, start: datetime | None, end: datetime) -> Decimal:
         return self.series(metric).value(start, end)
