@@ -205,8 +205,8 @@ class _Run:
             if a.effective_at > at:
                 break
             fields = (a.id, a.tier_id, a.mode.value, a.reason)
-            times = (a.effective_at, a.until, a.ended_at, a.assigned_at)
-            digest.update(repr((fields, tuple(map(_micros, times)))).encode())
+            edges = (a.effective_at, a.until, a.ended_at, a.assigned_at)
+            digest.update(repr((fields, tuple(map(_micros, edges)))).encode())
         return digest.hexdigest()
 
     @cached_property
