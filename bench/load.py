@@ -348,10 +348,12 @@ class _Stubs:
             enrolled_at=text,
             achieved_at=text,
             tier_year_start=text,
-            # Stale on purpose: due now, and trusted by no read (see the module docstring).
+            # Stale on purpose: due now, trusted by no read (see the module docstring), and
+            # with no basis, so the tier clock never resumes from it.
             anniversary_at=None,
             next_due_at=text,
             stable_until=text,
+            basis=None,
         )
         stub["figures"] = dict(body["figures"], window_from=None, window_to=text)
         stub["figures"]["next_progress_change_at"] = None
