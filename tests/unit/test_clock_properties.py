@@ -456,6 +456,27 @@ def test_resuming_from_an_earlier_state_gives_the_replay(
 
 
 @PROPERTY
+@given(case=cases(), steps=st.lists(st.integers(0, 300), min_size=1, max_size=5))
+def test_resuming_again_and_again_gives_the_replay(case: Case, steps: list[int]) -> None:
+    # A stored state is written from a resumed evaluation and resumed from in turn.
+    at = ENROLLED
+    evaluation = case.at(at)
+    for days in steps:
+        at += timedelta(days=days, hours=days % 5)
+        evaluation = evaluate(
+            case.rules,
+            subject_id="m1",
+            enrolled_at=ENROLLED,
+            entries=case.entries,
+            assignments=case.assignments,
+            as_of=at,
+            since=evaluation,
+        )
+        replayed = case.at(at)
+        assert (evaluation.state, evaluation.history) == (replayed.state, replayed.history)
+
+
+@PROPERTY
 @given(case=cases(), t1=instants(), gap=st.integers(0, 800))
 def test_a_state_of_other_rules_or_a_later_instant_is_not_resumed_from(
     case: Case, t1: datetime, gap: int
