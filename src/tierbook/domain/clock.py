@@ -173,14 +173,13 @@ class _Run:
         self._batches: dict[datetime, list[Entry]] = {}
         for entry in self.ledger.entries:
             self._batches.setdefault(entry.occurred_at, []).append(entry)
-        refund = EntryKind.REFUND
         self._active_instants = {
-            e.occurred_at for e in self.ledger.qualifying if e.kind is not refund
+            e.occurred_at for e in self.ledger.qualifying if e.counts_as_activity
         }
         self._refund_instants = {
             e.occurred_at
             for e in self.ledger.entries
-            if e.kind is refund and e.reverses is not None
+            if e.kind is EntryKind.REFUND and e.reverses is not None
         }
         self._entry_times = list(self._batches)  # the ledger is in time order
         self._period: tuple[datetime, datetime] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -89,27 +89,47 @@ def _item_matches(item: Item, rules: QualifyingFilter) -> bool:
     return bool(rules.categories) and item.category in rules.categories
 
 
-def contribution(entry: Entry, metric: Metric, rules: QualifyingFilter) -> Decimal:
-    """What one qualifying entry adds to `metric` (negative for refunds).
+def contributions(
+    entries: Sequence[Entry],
+    metric: Metric,
+    rules: QualifyingFilter,
+    *,
+    reversed_visits: Container[str] = (),
+) -> list[Decimal]:
+    """What each qualifying entry adds to `metric` (negative for refunds), in their order.
 
     `points` counts every kind but `sponsor`, whose points are `sponsor_points`. For `spend` and
     `units` under an item filter, only the matching items count, with the sign of the entry.
     A `visit` is a purchase; a refund takes a visit back only where it fully reverses the
-    purchase (see `visit_reversals`).
+    purchase (the refunds named in `reversed_visits`, see `visit_reversals`). One list per
+    metric, each field read directly: a series is built for every group of every state the
+    clock moves.
     """
+    sponsor, purchase = EntryKind.SPONSOR, EntryKind.PURCHASE
     if metric is Metric.POINTS:
-        return ZERO if entry.kind is EntryKind.SPONSOR else entry.points
+        return [ZERO if e.kind is sponsor else e.points for e in entries]
     if metric is Metric.SPONSOR_POINTS:
-        return entry.points if entry.kind is EntryKind.SPONSOR else ZERO
+        return [e.points if e.kind is sponsor else ZERO for e in entries]
     if metric is Metric.SPEND:
-        return _item_sum(entry, rules, "amount") if rules.filters_items else entry.spend
+        if rules.filters_items:
+            return [_item_sum(e, rules, "amount") for e in entries]
+        return [e.spend for e in entries]
     if metric is Metric.UNITS:
-        return _item_sum(entry, rules, "quantity") if rules.filters_items else entry.units
+        if rules.filters_items:
+            return [_item_sum(e, rules, "quantity") for e in entries]
+        return [e.units for e in entries]
     if metric is Metric.VISITS:
-        return Decimal(1) if entry.kind is EntryKind.PURCHASE else ZERO
+        return [
+            _TAKEN_BACK if e.id in reversed_visits else _ONE if e.kind is purchase else ZERO
+            for e in entries
+        ]
     if metric is Metric.ACHIEVEMENTS:
-        return Decimal(1) if entry.kind is EntryKind.ACHIEVEMENT else ZERO
+        return [_ONE if e.kind is EntryKind.ACHIEVEMENT else ZERO for e in entries]
     raise AssertionError(metric)  # pragma: no cover - the enum is closed
+
+
+_ONE = Decimal(1)
+_TAKEN_BACK = Decimal(-1)
 
 
 def _item_sum(entry: Entry, rules: QualifyingFilter, attr: str) -> Decimal:

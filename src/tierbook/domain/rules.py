@@ -122,6 +122,11 @@ class QualifyingFilter:
     def filters_items(self) -> bool:
         return bool(self.skus or self.categories)
 
+    @property
+    def counts_all(self) -> bool:
+        """Whether every entry qualifies (no set filters anything)."""
+        return not (self.business_units or self.behaviour_types or self.filters_items)
+
 
 @dataclass(frozen=True, slots=True)
 class Requirement:

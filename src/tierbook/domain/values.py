@@ -11,7 +11,7 @@ from functools import cached_property
 from itertools import accumulate
 from operator import attrgetter
 
-from tierbook.domain.ledger import ZERO, Entry, EntryKind, contribution, qualifies, visit_reversals
+from tierbook.domain.ledger import ZERO, Entry, contributions, qualifies, visit_reversals
 from tierbook.domain.rules import Metric, QualifyingFilter
 
 
@@ -59,10 +59,10 @@ class Ledger:
         # Ties broken by id, so the order entries arrive in never shows in a result.
         ordered = sorted(entries, key=_IN_LEDGER_ORDER)
         self.entries = ordered
-        if qualifying.business_units or qualifying.behaviour_types or qualifying.filters_items:
-            self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
-        else:
+        if qualifying.counts_all:
             self.qualifying = ordered
+        else:
+            self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
         self._filter = qualifying
         self._series: dict[Metric, Series] = {}
 
@@ -82,25 +82,9 @@ class Ledger:
         return found
 
     def _build(self, metric: Metric) -> Series:
-        # A series is built for every group of every state the clock moves: the common metrics
-        # read their field directly, the rest ask `contribution`.
         entries = self.qualifying
-        rules = self._filter
-        values: list[Decimal]
-        if metric is Metric.POINTS:
-            values = [ZERO if e.kind is EntryKind.SPONSOR else e.points for e in entries]
-        elif metric is Metric.SPEND and not rules.filters_items:
-            values = [e.spend for e in entries]
-        elif metric is Metric.UNITS and not rules.filters_items:
-            values = [e.units for e in entries]
-        elif metric is Metric.VISITS:
-            reversed_visits = self._reversed_visits
-            values = [
-                Decimal(-1) if e.id in reversed_visits else contribution(e, metric, rules)
-                for e in entries
-            ]
-        else:
-            values = [contribution(e, metric, rules) for e in entries]
+        reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
+        values = contributions(entries, metric, self._filter, reversed_visits=reversed_visits)
         times = tuple(e.occurred_at for e, v in zip(entries, values, strict=True) if v)
         amounts = tuple(v for v in values if v)
         return Series(times=times, amounts=amounts, totals=tuple(accumulate(amounts, initial=ZERO)))
