@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
-from tierbook.domain import clock as clock_module
 from tierbook.domain.errors import InvalidEntry, UnknownProgram
 from tierbook.domain.ledger import EntryKind
 from tierbook.service import activities, members, programs
@@ -239,31 +238,22 @@ def test_a_lone_entry_naming_another_program_than_its_members_is_refused(
 
 
 def test_a_live_entry_resumes_each_stored_state_and_a_back_filled_one_replays_them(
-    enrolled: SqlUnitOfWorkFactory, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    enrolled: SqlUnitOfWorkFactory, clock: FixedClock, clock_runs: list[str]
 ) -> None:
-    runs: list[str] = []
-    for way in ("restore", "enrol"):
-        real = getattr(clock_module._Run, way)
-
-        def counted(self: Any, *args: Any, _real: Any = real, _way: str = way) -> Any:
-            runs.append(_way)
-            return _real(self, *args)
-
-        monkeypatch.setattr(clock_module._Run, way, counted)
     _record(enrolled, clock, [_purchase("cyd", 10, 800)])
-    runs.clear()
+    clock_runs.clear()
     clock.set(clock.now() + timedelta(days=1))
     live = RecordActivity(
         member_id="cyd", occurred_at=clock.now(), idempotency_key="cyd-live", points=Decimal(300)
     )
     changes = _record(enrolled, clock, [live]).changes
     # Both of cyd's states (its own in STATUS, and in HOUSE, where it has no household).
-    assert runs == ["restore", "restore"]
+    assert clock_runs == ["restore", "restore"]
     assert [(c.group_id, c.record.to_tier_id) for c in changes] == [(10, 2)]
-    runs.clear()
+    clock_runs.clear()
     clock.set(clock.now() + timedelta(days=1))
     _record(enrolled, clock, [_purchase("cyd", 150, 10)])
-    assert runs == ["enrol", "enrol"]
+    assert clock_runs == ["enrol", "enrol"]
     with enrolled(write=False) as uow:
         program = load_program(uow, "t1", 1)
         member = uow.members.get("t1", "cyd")

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
 from tierbook.bootstrap import ProcessEvaluator
 from tierbook.config import Settings
-from tierbook.domain import clock as clock_module
 from tierbook.domain.errors import InvalidAssignment, InvalidEntry
 from tierbook.domain.ledger import EntryKind
 from tierbook.domain.state import AssignmentMode
@@ -261,24 +260,16 @@ def test_sweeping_twice_changes_nothing(uow_factory: SqlUnitOfWorkFactory) -> No
 
 
 def test_a_sweep_resumes_each_due_state_from_the_stored_one(
-    uow_factory: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+    uow_factory: SqlUnitOfWorkFactory, clock_runs: list[str]
 ) -> None:
     clock = FixedClock(START)
     _setup(uow_factory, clock, "acme")
     _apply(uow_factory, clock, "acme", ("buy", "ann", 1500, 0), {})
-    runs: list[str] = []
-    for way in ("restore", "enrol"):
-        real = getattr(clock_module._Run, way)
-
-        def counted(self: Any, *args: Any, _real: Any = real, _way: str = way) -> Any:
-            runs.append(_way)
-            return _real(self, *args)
-
-        monkeypatch.setattr(clock_module._Run, way, counted)
+    clock_runs.clear()
     clock.set(START + timedelta(days=800))
     report = sweeping.sweep(uow_factory, clock)
     assert report.states > 0
-    assert runs == ["restore"] * report.states
+    assert clock_runs == ["restore"] * report.states
     assert _assert_stored_equals_replay(uow_factory, "acme") >= 3
 
 

@@ -66,15 +66,18 @@ class Case:
         entries: Sequence[Entry] | None = None,
         assignments: Sequence[Assignment] | None = None,
         explain: bool = False,
+        rules: GroupRules | None = None,
+        since: Evaluation | None = None,
     ) -> Evaluation:
         return evaluate(
-            self.rules,
+            self.rules if rules is None else rules,
             subject_id="m1",
             enrolled_at=ENROLLED,
             entries=self.entries if entries is None else entries,
             assignments=self.assignments if assignments is None else assignments,
             as_of=as_of,
             explain=explain,
+            since=since,
         )
 
 
@@ -436,15 +439,7 @@ def test_resuming_from_an_earlier_state_gives_the_replay(
     prior = Evaluation(earlier.state, (*earlier.history, MARK))
     t2 = t1 + timedelta(days=gap, seconds=gap)
     replayed = case.at(t2)
-    resumed = evaluate(
-        case.rules,
-        subject_id="m1",
-        enrolled_at=ENROLLED,
-        entries=case.entries,
-        assignments=case.assignments,
-        as_of=t2,
-        since=prior,
-    )
+    resumed = case.at(t2, since=prior)
     assert resumed.state == replayed.state
     a = earlier.state.as_of
     if _up_to(known_entries, known_assignments, a) == _up_to(case.entries, case.assignments, a):
@@ -463,15 +458,7 @@ def test_resuming_again_and_again_gives_the_replay(case: Case, steps: list[int])
     evaluation = case.at(at)
     for days in steps:
         at += timedelta(days=days, hours=days % 5)
-        evaluation = evaluate(
-            case.rules,
-            subject_id="m1",
-            enrolled_at=ENROLLED,
-            entries=case.entries,
-            assignments=case.assignments,
-            as_of=at,
-            since=evaluation,
-        )
+        evaluation = case.at(at, since=evaluation)
         replayed = case.at(at)
         assert (evaluation.state, evaluation.history) == (replayed.state, replayed.history)
 
@@ -483,26 +470,8 @@ def test_a_state_of_other_rules_or_a_later_instant_is_not_resumed_from(
 ) -> None:
     t2 = t1 + timedelta(days=gap)
     other = replace(case.rules, credit=not case.rules.credit)
-    for since in (
-        evaluate(
-            other,
-            subject_id="m1",
-            enrolled_at=ENROLLED,
-            entries=case.entries,
-            assignments=case.assignments,
-            as_of=t1,
-        ),
-        case.at(t2 + timedelta(days=1)),
-    ):
-        resumed = evaluate(
-            case.rules,
-            subject_id="m1",
-            enrolled_at=ENROLLED,
-            entries=case.entries,
-            assignments=case.assignments,
-            as_of=t2,
-            since=Evaluation(since.state, (*since.history, MARK)),
-        )
+    for since in (case.at(t1, rules=other), case.at(t2 + timedelta(days=1))):
+        resumed = case.at(t2, since=Evaluation(since.state, (*since.history, MARK)))
         assert resumed == case.at(t2)
 
 
