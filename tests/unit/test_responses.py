@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tierbook.api.responses import dumps, instant
+from tierbook.api.responses import dumps, dumps_in_utc, instant
 
 
 @pytest.mark.parametrize(
@@ -36,3 +38,32 @@ def test_a_set_is_written_sorted_and_anything_else_unknown_is_refused() -> None:
     assert dumps({"s": frozenset({"b", "a"})}) == b'{"s":["a","b"]}'
     with pytest.raises(TypeError):
         dumps({"x": object()})
+
+
+_UTC_INSTANTS = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from([UTC, ZoneInfo("UTC")]),
+)
+_VALUES = st.one_of(
+    _UTC_INSTANTS,
+    st.none(),
+    st.decimals(
+        allow_nan=False, allow_infinity=False, places=4, max_value=10**14, min_value=-(10**14)
+    ),
+    st.text(max_size=5),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+)
+
+
+@given(
+    st.recursive(
+        _VALUES,
+        lambda inner: (
+            st.dictionaries(st.text(max_size=4), inner, max_size=4) | st.lists(inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+)
+def test_a_document_in_utc_is_written_as_dumps_writes_it(document: object) -> None:
+    assert dumps_in_utc(document) == dumps(document)

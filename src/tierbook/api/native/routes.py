@@ -7,6 +7,7 @@ hands the result to `present`. Every call is scoped to the key's tenant. Scopes:
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
 from tierbook.api.native import present
 from tierbook.api.native import schemas as s
-from tierbook.api.responses import JsonResponse, dumps
+from tierbook.api.responses import JsonResponse, dumps_in_utc
 from tierbook.bootstrap import Container
 from tierbook.domain.errors import InvalidInput, UnknownGroup
 from tierbook.service import activities, members, programs, queries, tiers, webhooks
@@ -262,8 +263,10 @@ async def member_tiers(
 async def hot_member_tiers(
     container: Container, principal: Principal, member_id: str
 ) -> bytes | None:
-    """`member_tiers` for `api.hot`: the same document, where stored states answer for now."""
-    at = container.clock.now()
+    """`member_tiers` for `api.hot`: the same document, where stored states answer for now.
+
+    Every instant in it is in UTC (the stored states', and now), which `dumps_in_utc` needs."""
+    at = container.clock.now().astimezone(UTC)
 
     def read() -> tuple[list[queries.TierView], MemberSnapshot] | None:
         return queries.stored_tiers(
@@ -271,7 +274,7 @@ async def hot_member_tiers(
         )
 
     found = await run_read(container, read)
-    return None if found is None else dumps(present.member_tiers(member_id, at, found[0]))
+    return None if found is None else dumps_in_utc(present.member_tiers(member_id, at, found[0]))
 
 
 @router.get(
