@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -15,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tierbook.adapters.db import serialize
-from tierbook.adapters.db.tables import ledger, metadata
+from tierbook.adapters.db.tables import ledger, metadata, utc_instant
 from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tierbook.domain.errors import (
     DuplicateMember,
@@ -752,14 +753,16 @@ def test_a_state_survives_json_exactly() -> None:
     )
     body = _through_json(serialize.state_to_dict(state))
     assert (body["credit"], body["as_of"]) == ("0.1000", "2025-02-09T10:00:00Z")
-    again = serialize.state_from_dict(body)
+    again = serialize.state_from_json(orjson.dumps(body))
     assert again == state
+    # PostgreSQL gives a `jsonb` body back as its own text, spaced.
+    assert serialize.state_from_json(json.dumps(body, indent=1)) == state
     # Bodies written before instants were written with `Z` read the same.
     written_before = {
         k: v.replace("Z", "+00:00") if isinstance(v, str) and v.endswith("Z") else v
         for k, v in body.items()
     }
-    assert serialize.state_from_dict(written_before) == state
+    assert serialize.state_from_json(orjson.dumps(written_before)) == state
     assert str(again.credit) == "0.1000"
     assert serialize.figures_from_dict(serialize.figures_to_dict(state.figures)) == state.figures
     assert state.assignment is not None
@@ -771,10 +774,26 @@ def test_a_state_survives_json_exactly() -> None:
     assert serialize.history_from_dict(_through_json(serialize.history_to_dict(h))) == h
 
 
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2025-02-09 10:00:00.000005", datetime(2025, 2, 9, 10, 0, 0, 5, tzinfo=UTC)),
+        ("2025-02-09 10:00:00", datetime(2025, 2, 9, 10, tzinfo=UTC)),
+        ("2025-02-09T12:00:00+02:00", datetime(2025, 2, 9, 10, tzinfo=UTC)),
+        ("2025-02-09", datetime(2025, 2, 9, tzinfo=UTC)),
+    ],
+)
+def test_an_instant_read_from_sqlite_text_is_in_utc(text: str, instant: datetime) -> None:
+    read = utc_instant(text)
+    assert read == instant
+    assert read is not None
+    assert read.tzinfo is UTC
+
+
 def test_a_stored_state_of_an_unknown_format_is_refused() -> None:
     body = serialize.state_to_dict(make_state()) | {"format": 99}
     with pytest.raises(ValueError, match="format"):
-        serialize.state_from_dict(body)
+        serialize.state_from_json(orjson.dumps(body))
 
 
 def test_an_entry_survives_its_row_exactly() -> None:

@@ -21,7 +21,7 @@ from tierbook.adapters.db.repositories import (
     subject_sets,
     subjects_in,
 )
-from tierbook.adapters.db.serialize import state_from_dict, state_to_dict
+from tierbook.adapters.db.serialize import state_from_json, state_to_dict
 from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
 from tierbook.service.model import StateRecord, StoredState
@@ -75,7 +75,7 @@ class SqlStateRepository(SqlRepository):
     def get(self, tenant_id: str, group_id: int, subject_id: str) -> StoredState | None:
         c = tier_states.c
         row = self._conn.execute(
-            sa.select(c.program_id, c.body, c.created_at, c.updated_at).where(
+            sa.select(c.program_id, _BODY_TEXT, c.created_at, c.updated_at).where(
                 c.tenant_id == tenant_id, c.group_id == group_id, c.subject_id == subject_id
             )
         ).one_or_none()
@@ -83,7 +83,7 @@ class SqlStateRepository(SqlRepository):
             return None
         return StoredState(
             program_id=row.program_id,
-            state=state_from_dict(row.body),
+            state=state_from_json(row.body),
             history=tuple(self._history(tenant_id, group_id, subject_id)),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -106,7 +106,7 @@ class SqlStateRepository(SqlRepository):
             for row in rows:
                 key = (row.group_id, row.subject_id)
                 if key in wanted:  # the query asks for every group of every subject
-                    state = state_from_dict(row.body)
+                    state = state_from_json(row.body)
                     found[key] = StateRecord(state, row.created_at, row.updated_at)
         return found
 
@@ -339,6 +339,9 @@ _DELETE_TAIL = sa.delete(tier_history).where(
 )
 
 
+# A state's body as the text the database holds, which `state_from_json` decodes directly.
+_BODY_TEXT = sa.cast(tier_states.c.body, sa.Text).label("body")
+
 _REWRITTEN = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "body")
 
 
@@ -359,7 +362,7 @@ def _states_of(groups: int, subjects: int) -> sa.Select[tuple[int, str, Any, dat
     statement, or expanding an `IN` list, costs a hot read more than running it.
     """
     c = tier_states.c
-    return sa.select(c.group_id, c.subject_id, c.body, c.created_at, c.updated_at).where(
+    return sa.select(c.group_id, c.subject_id, _BODY_TEXT, c.created_at, c.updated_at).where(
         c.tenant_id == sa.bindparam("tenant_id"),
         c.group_id.in_([sa.bindparam(f"g{i}") for i in range(groups)]),
         c.subject_id.in_([sa.bindparam(f"s{i}") for i in range(subjects)]),

@@ -67,6 +67,16 @@ def utc_instant(value: Any) -> datetime | None:
     PostgreSQL) as an aware UTC datetime: what `UtcDateTime` returns."""
     if value is None:
         return None
+    if isinstance(value, str):
+        # Naive UTC text, read as UTC in one parse: several times faster than a naive parse
+        # and `replace(tzinfo=UTC)`. Text with an offset of its own fails it.
+        try:
+            parsed = datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is UTC:
+                return parsed
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
@@ -91,6 +101,9 @@ programs = sa.Table(
     sa.Column("document", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # A token every write replaces (NULL only before migration 0006): a kept parse of the
+    # program stays good while its etag is unchanged.
+    sa.Column("etag", sa.Text),
     sa.PrimaryKeyConstraint("tenant_id", "id"),
     sa.Index(None, "tenant_id", "code"),
 )
