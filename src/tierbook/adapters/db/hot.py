@@ -2,7 +2,7 @@
 
 A unit of work costs a read more than its statement: SQLAlchemy's connection, its events and
 result machinery run on every call, and a transaction costs a `BEGIN` and a `ROLLBACK` (round
-trips, on PostgreSQL). Here the member, its program, the states of its subjects (its own and
+trips, on PostgreSQL). Here the member, its program's etag, the states of its subjects (its own and
 its household's) and their Omneo record ids come in one statement, so one snapshot, with no
 transaction around it. The statement is compiled once for the engine's dialect from the same
 table definitions as everywhere else, run on the DBAPI connection, and its values converted by
@@ -15,8 +15,10 @@ in worker threads, each taking a connection from a pool of its own for the read,
 (a lone SELECT needs no transaction) and without the liveness ping the main pool makes on every
 checkout: a connection that died fails the read, which is then answered the ordinary way.
 
-A read the driver fails gives no snapshot (None), as does a member that does not exist: the
-caller then answers through its unit of work, which reports what went wrong.
+A read the driver fails gives no snapshot (None), as does a member that does not exist, or one
+whose program this process has not parsed at its current etag (the statement leaves the
+program's document out): the caller then answers through its unit of work, which reports what
+went wrong, or reads and keeps the program.
 """
 
 from __future__ import annotations
@@ -29,13 +31,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
-from tierbook.adapters.db.repositories_catalog import (
-    MEMBER_WITH_PROGRAM,
-    member_from_row,
-    parsed_programs,
-)
-from tierbook.adapters.db.serialize import state_from_dict
-from tierbook.adapters.db.tables import members, profile_tier_ids, tier_states
+from tierbook.adapters.db.repositories_catalog import member_from_row, parsed_programs
+from tierbook.adapters.db.serialize import state_from_json
+from tierbook.adapters.db.tables import members, profile_tier_ids, programs, tier_states
 from tierbook.service.model import MemberSnapshot, StateRecord
 from tierbook.service.ports import StateKeys
 
@@ -50,10 +48,12 @@ class _Statement:
         self.sql = compiled.string
         self._positional = compiled.positiontup
         self._row: Any = namedtuple("_Row", list(statement.selected_columns.keys()))  # type: ignore[misc]
-        self._convert = [
+        convert = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         ]
+        # The columns a value needs converting in (on SQLite: instants and JSON), by position.
+        self._convert = [(i, f) for i, f in enumerate(convert) if f is not None]
 
     def rows(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows as the driver gives them; `row` converts them."""
@@ -68,21 +68,29 @@ class _Statement:
 
     def row(self, raw: tuple[Any, ...], start: int = 0) -> Any:
         """A row converted, as a named tuple; columns before `start` are left out (None)."""
-        values: list[Any] = [None] * start
-        for convert, value in zip(self._convert[start:], raw[start:], strict=True):
-            values.append(value if convert is None or value is None else convert(value))
+        values = list(raw)
+        if start:
+            values[:start] = [None] * start
+        for index, convert in self._convert:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
         return self._row._make(values)
 
 
 def _snapshot_statement() -> sa.Select[Any]:
-    """The member with its program (one row per state), left-joined to the states whose subject
-    is the member or its household, each with the member's Omneo record id for its group."""
-    s, ids, m = tier_states.c, profile_tier_ids.c, members.c
+    """The member with its program's etag (one row per state), left-joined to the states whose
+    subject is the member or its household, each with the member's Omneo record id for its
+    group. The program's document stays out: a kept parse answers by the etag."""
+    s, ids, m, p = tier_states.c, profile_tier_ids.c, members.c, programs.c
     return (
-        MEMBER_WITH_PROGRAM.add_columns(
+        sa.select(members, p.etag.label("program_etag"))
+        .join_from(members, programs, sa.and_(p.tenant_id == m.tenant_id, p.id == m.program_id))
+        .where(m.tenant_id == sa.bindparam("tenant_id"), m.id == sa.bindparam("member_id"))
+        .add_columns(
             s.group_id.label("state_group_id"),
             s.subject_id.label("state_subject_id"),
-            s.body.label("state_body"),
+            sa.cast(s.body, sa.Text).label("state_body"),
             s.created_at.label("state_created_at"),
             s.updated_at.label("state_updated_at"),
             ids.id.label("profile_tier_id"),
@@ -92,7 +100,9 @@ def _snapshot_statement() -> sa.Select[Any]:
             sa.and_(
                 s.tenant_id == m.tenant_id,
                 s.subject_id.in_([m.id, m.household_id]),
-                s.program_id == m.program_id,
+                # `+ 0` keeps SQLite's planner (which has no statistics on a new database) off
+                # the (tenant, program, tier) index: that would read every state of the program.
+                s.program_id + sa.literal_column("0") == m.program_id,
             ),
         )
         .outerjoin(
@@ -107,7 +117,7 @@ def _snapshot_statement() -> sa.Select[Any]:
 
 
 SNAPSHOT = _snapshot_statement()
-_STATE_COLUMNS = len(MEMBER_WITH_PROGRAM.selected_columns)
+_STATE_COLUMNS = len(members.c) + 1
 
 
 class SqlHotReads:
@@ -129,7 +139,9 @@ class SqlHotReads:
         statement = self._statement
         first = statement.row(rows[0])
         member = member_from_row(first)
-        program = parsed_programs.program(tenant_id, first)
+        program = parsed_programs.by_etag(tenant_id, member.program_id, first.program_etag)
+        if program is None:
+            return None  # not parsed here at its current etag: the unit of work reads it
         wanted = set(keys(program, member))
         records: dict[StateKey, StateRecord] = {}
         record_ids: dict[int, int] = {}
@@ -138,7 +150,7 @@ class SqlHotReads:
             row = first if raw is rows[0] else statement.row(raw, _STATE_COLUMNS)
             key = (row.state_group_id, row.state_subject_id)
             if key in wanted:  # the member's states in groups the read did not ask for stay out
-                state = state_from_dict(row.state_body)
+                state = state_from_json(row.state_body)
                 records[key] = StateRecord(state, row.state_created_at, row.state_updated_at)
                 if row.profile_tier_id is not None:
                     record_ids[row.state_group_id] = row.profile_tier_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,8 +34,9 @@ class SqlProgramRepository(SqlRepository):
             document=program_to_document(program),
             created_at=program.created_at or now,
             updated_at=program.updated_at or now,
+            etag=uuid.uuid4().hex,
         )
-        changed = ("code", "name", "document", "updated_at")
+        changed = ("code", "name", "document", "updated_at", "etag")
         self._conn.execute(
             insert.on_conflict_do_update(
                 index_elements=[programs.c.tenant_id, programs.c.id],
@@ -62,6 +64,7 @@ _PROGRAM_COLUMNS = (
     sa.cast(programs.c.document, sa.Text).label("program_document"),
     programs.c.created_at.label("program_created_at"),
     programs.c.updated_at.label("program_updated_at"),
+    programs.c.etag.label("program_etag"),
 )
 _PROGRAM_ROWS = sa.select(*_PROGRAM_COLUMNS)
 _PROGRAM = _PROGRAM_ROWS.where(
@@ -73,9 +76,11 @@ class ParsedPrograms:
     """Programs parsed from their stored rows, kept per tenant and program id.
 
     Parsing and validating a program's document costs a hot read more than the rest of it, and
-    a program changes rarely. A kept program is used only for a row whose document text and
-    timestamps are exactly those it was parsed from, so a changed program (by this process or
-    any other) is parsed again on its next read, and a row never yields another row's program.
+    a program changes rarely. A kept program is used only for a row whose document text,
+    timestamps and etag are exactly those it was parsed from, so a changed program (by this
+    process or any other) is parsed again on its next read, and a row never yields another
+    row's program. `by_etag` finds a kept program by its etag alone, for a read that leaves the
+    document out: every write gives a program a new random etag, unique across databases.
     """
 
     def __init__(self, limit: int = 1024) -> None:
@@ -85,7 +90,12 @@ class ParsedPrograms:
     def program(self, tenant_id: str, row: AnyRow) -> ProgramConfig:
         """The program of a row with the `_PROGRAM_COLUMNS`, read in `tenant_id`."""
         key = (tenant_id, row.program_id)
-        stamp = (row.program_document, row.program_created_at, row.program_updated_at)
+        stamp = (
+            row.program_etag,
+            row.program_document,
+            row.program_created_at,
+            row.program_updated_at,
+        )
         kept = self._kept.get(key)
         if kept is not None and kept[0] == stamp:
             return kept[1]
@@ -98,6 +108,13 @@ class ParsedPrograms:
             self._kept.clear()
         self._kept[key] = (stamp, program)
         return program
+
+    def by_etag(self, tenant_id: str, program_id: int, etag: str | None) -> ProgramConfig | None:
+        """The kept program with this etag, or None (never kept, changed since, or no etag)."""
+        kept = self._kept.get((tenant_id, program_id))
+        if etag is None or kept is None or kept[0][0] != etag:
+            return None
+        return kept[1]
 
 
 parsed_programs = ParsedPrograms()
