@@ -14,6 +14,7 @@ the benchmarks specify) and waits until it answers.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import multiprocessing
 import os
 import signal
@@ -182,6 +183,14 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def server_name() -> str:
+    """What `serve` runs: uvicorn's own choice of event loop and HTTP parser (uvloop and
+    httptools where installed, as tierbook installs them), one worker."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn, one worker ({loop}, {http}), no access log"
 
 
 @contextmanager

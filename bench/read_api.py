@@ -54,7 +54,7 @@ from bench.common import (
     say,
     write_result,
 )
-from bench.loadgen import LoadReport, Request, run, serve
+from bench.loadgen import LoadReport, Request, run, serve, server_name
 from tierbook.adapters.db.engine import make_engine
 from tierbook.adapters.db.tables import tier_states
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections,
         seconds=seconds,
         warmup_seconds=load_options["warmup"],
-        server="uvicorn, one worker (asyncio, h11), no access log",
+        server=server_name(),
         members=size.members,
         load_average_before=_load_average(),
     )

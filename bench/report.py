@@ -67,7 +67,7 @@ def _sweep(result: dict[str, Any]) -> list[str]:
 def _read_api(result: dict[str, Any]) -> list[str]:
     figures = result["figures"]
     lines = [
-        f"{figures['connections']} keep-alive connections on loopback, one uvicorn worker, "
+        f"{figures['connections']} keep-alive connections on loopback, {figures['server']}, "
         f"{figures['seconds']} s per run; {_n(figures['members'])} members, "
         f"{_n(figures['sampled_members'])} of them asked for at random.",
         "",
