@@ -622,12 +622,21 @@ def test_save_rewrites_only_the_divergent_tail_of_the_history(
     assert stored.history == ()
 
 
-def test_due_lists_states_due_by_then_in_due_order_across_tenants(uow: SqlUnitOfWork) -> None:
-    uow.states.save(T1, PROGRAM, make_state("late", next_due_at=at(50)), [])
-    uow.states.save(T1, PROGRAM, make_state("never", next_due_at=None), [])
-    uow.states.save(T2, PROGRAM, make_state("early", next_due_at=at(10)), [])
-    uow.states.save(T1, PROGRAM, make_state("later", next_due_at=at(60)), [])
-    uow.states.save(T1, PROGRAM, make_state("future", next_due_at=at(90)), [])
+def test_due_lists_states_whose_span_ends_by_then_in_that_order_across_tenants(
+    uow: SqlUnitOfWork,
+) -> None:
+    def state(subject_id: str, ends: float | None, due: float | None) -> TierState:
+        return make_state(
+            subject_id,
+            stable_until=None if ends is None else at(ends),
+            next_due_at=None if due is None else at(due),
+        )
+
+    uow.states.save(T1, PROGRAM, state("late", 50, 50), [])
+    uow.states.save(T1, PROGRAM, state("never", None, None), [])
+    uow.states.save(T2, PROGRAM, state("early", 10, 400), [])  # its figures move first
+    uow.states.save(T1, PROGRAM, state("later", 60, 60), [])
+    uow.states.save(T1, PROGRAM, state("future", 90, 90), [])
     assert uow.states.due(at(60), limit=10) == [
         (T2, PROGRAM, GROUP, "early"),
         (T1, PROGRAM, GROUP, "late"),

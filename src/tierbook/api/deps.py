@@ -60,13 +60,15 @@ def scoped(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 
 
 async def run_read(container: Container, read: Callable[[], T]) -> T:
-    """Run `read` (a function that only reads the database) for an `async` route.
+    """Run `read` (a hot read from stored states, which only reads the database) for the fast
+    lane (`api.hot`).
 
     On SQLite it runs right here, in the request's task: a read there is a few page look-ups in
     this process, and handing it to a worker thread and back costs more than the read (the
     thread hop halves a bare endpoint's requests/s). On PostgreSQL it runs in the thread pool,
     so that the event loop serves other requests while the read waits on the network. Anything
-    that writes, or may wait for a lock, belongs in the thread pool whatever the database.
+    that writes, may wait for a lock, or may replay a ledger (milliseconds, during which the
+    event loop would serve no one) belongs in the thread pool whatever the database.
     """
     if container.engine.dialect.name == "sqlite":
         return read()

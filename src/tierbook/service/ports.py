@@ -163,7 +163,9 @@ class StateRepository(Protocol):
         """Upsert the state and make its stored history equal `history`."""
 
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
-        """(tenant_id, program_id, group_id, subject_id) of states due at or before `as_of`."""
+        """(tenant_id, program_id, group_id, subject_id) of the states the sweep takes at
+        `as_of`: those whose stable span ends by then (every due state among them), in the
+        order the spans end."""
 
     def versions(
         self, tenant_id: str, keys: Sequence[tuple[int, str]]
@@ -173,7 +175,7 @@ class StateRepository(Protocol):
     def due_among(
         self, tenant_id: str, as_of: datetime, keys: Sequence[tuple[int, str]]
     ) -> list[tuple[int, str]]:
-        """Those of these (group_id, subject_id) states that are due at or before `as_of`."""
+        """Those of these (group_id, subject_id) states the sweep takes at `as_of` (`due`)."""
 
     def histories(
         self, tenant_id: str, keys: Sequence[tuple[int, str]]

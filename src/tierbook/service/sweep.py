@@ -1,5 +1,10 @@
 """The sweep: move every tier state that is due by an instant forward, and record what changed.
 
+It takes every state whose stable span has ended by the instant (`stable_until`, never later
+than the next due instant): the due ones, and those whose figures moved without anything falling
+due (an entry left a window). Storing those again keeps the hot reads answering from stored
+states instead of replaying ledgers.
+
 Due states are taken in waves (the `wave` earliest due), each cut into pages of about `page`
 states of one program, with every due state of a holder in the same page so its ledger is read
 once. A page is evaluated under a read transaction (`evaluate_page`), possibly in another
@@ -9,8 +14,8 @@ beside its ledger, and a state written meanwhile is evaluated again under the lo
 clock runs on every core while the database sees one short write per page, and a concurrent
 entry is never lost.
 
-Each state is evaluated as of the sweep's instant, which puts its next due instant after it:
-the waves end, and a second sweep finds nothing to do.
+Each state is evaluated as of the sweep's instant, which puts the end of its stable span after
+it: the waves end, and a second sweep finds nothing to do.
 """
 
 from __future__ import annotations
@@ -119,7 +124,7 @@ def store_page(uow: UnitOfWork, evaluated: EvaluatedPage) -> tuple[int, int]:
         program = load_program(uow, tenant_id, page.program_id)
         subjects, orphans = subjects_by_keys(uow, tenant_id, program, again)
         for group_id, subject_id in orphans:
-            # A state whose group or holder is gone: nothing will ever be due again.
+            # A state whose group or holder is gone: the sweep never takes it again.
             stored = uow.states.get(tenant_id, group_id, subject_id)
             if stored is not None:
                 uow.states.save(tenant_id, program.id, _undue(stored.state), stored.history)
@@ -198,4 +203,4 @@ def _program(
 
 
 def _undue(state: TierState) -> TierState:
-    return replace(state, next_due_at=None)
+    return replace(state, next_due_at=None, stable_until=None)

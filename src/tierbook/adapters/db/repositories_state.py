@@ -244,7 +244,7 @@ class SqlStateRepository(SqlRepository):
                     c.tenant_id == tenant_id,
                     c.group_id == group_id,
                     c.subject_id.in_(subject_ids),
-                    c.next_due_at <= as_of,
+                    c.stable_until <= as_of,
                 )
             )
             found.extend((row.group_id, row.subject_id) for row in rows)
@@ -254,8 +254,8 @@ class SqlStateRepository(SqlRepository):
         c = tier_states.c
         rows = self._conn.execute(
             sa.select(c.tenant_id, c.program_id, c.group_id, c.subject_id)
-            .where(c.next_due_at <= as_of)
-            .order_by(c.next_due_at, c.tenant_id, c.group_id, c.subject_id)
+            .where(c.stable_until <= as_of)
+            .order_by(c.stable_until, c.tenant_id, c.group_id, c.subject_id)
             .limit(limit)
         )
         return [(r.tenant_id, r.program_id, r.group_id, r.subject_id) for r in rows]

@@ -210,8 +210,9 @@ tier_states = sa.Table(
     # Incremented by every write: see `SqlStateRepository.versions`.
     sa.Column("version", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
-    # The sweep reads across tenants in due order; the key columns make that order total.
-    sa.Index(None, "next_due_at", "tenant_id", "group_id", "subject_id"),
+    # The sweep reads across tenants in the order stable spans end (`stable_until` is never
+    # after `next_due_at`); the key columns make that order total.
+    sa.Index(None, "stable_until", "tenant_id", "group_id", "subject_id"),
     sa.Index(None, "tenant_id", "program_id", "tier_id"),
     # The hot read joins a member's states (its own and its household's) by subject.
     sa.Index(None, "tenant_id", "subject_id"),

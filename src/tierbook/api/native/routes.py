@@ -11,6 +11,7 @@ from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
@@ -238,8 +239,10 @@ def record_batch(body: s.BatchIn, principal: Writer, container: ContainerDep) ->
 # -- tier states --------------------------------------------------------------------------------
 
 
-# The hot read: presented straight to JSON; the model documents it and validates nothing. It is
-# `async`, so that on SQLite the read takes no trip through the thread pool (see `run_read`).
+# The hot read: presented straight to JSON; the model documents it and validates nothing.
+# Ordinary reads are answered by `hot_member_tiers` ahead of this route; what reaches it (an
+# `as_of`, a replay, a key to verify) may take milliseconds, so it runs in the thread pool and
+# the event loop goes on serving the fast lane meanwhile.
 @router.get(
     "/members/{member_id}/tiers",
     tags=["tiers"],
@@ -257,7 +260,7 @@ async def member_tiers(
                 uow, container.clock, tenant_id=principal.tenant_id, member_id=member_id, as_of=at
             )
 
-    return JsonResponse(present.member_tiers(member_id, at, await run_read(container, read)))
+    return JsonResponse(present.member_tiers(member_id, at, await run_in_threadpool(read)))
 
 
 async def hot_member_tiers(

@@ -95,8 +95,9 @@ def _respond(
     return JsonResponse({"data": translate.profile_tier(view, shown)})
 
 
-# The hot read. It is `async`, so that on SQLite the read takes no trip through the thread pool
-# (see `run_read`).
+# The hot read. Ordinary reads are answered by `hot_profile_tier` ahead of this route; what
+# reaches it (an `as_of`, a replay, a first read) may take milliseconds, so it runs in the
+# thread pool and the event loop goes on serving the fast lane meanwhile.
 @router.get("/profiles/{profile_id}/tiers")
 async def profile_tier(
     profile_id: str,
@@ -114,8 +115,8 @@ async def profile_tier(
             view = _view(uow, container.clock, tenant_id, profile_id, group, at)
             return view, _record(uow, tenant_id, view)
 
-    view, record = await run_read(container, read)
-    if record.id is None:  # a first read makes the record's id: a write, so in the thread pool
+    view, record = await run_in_threadpool(read)
+    if record.id is None:  # a first read makes the record's id: a write
         return await run_in_threadpool(_respond, container, tenant_id, view, record)
     return _respond(container, tenant_id, view, record)
 
