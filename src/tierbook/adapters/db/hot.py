@@ -2,8 +2,8 @@
 
 A unit of work costs a read more than its statement: SQLAlchemy's connection, its events and
 result machinery run on every call, and a transaction costs a `BEGIN` and a `ROLLBACK` (round
-trips, on PostgreSQL). Here the member, its program's etag, the states of its subjects (its own and
-its household's) and their Omneo record ids come in one statement, so one snapshot, with no
+trips, on PostgreSQL). Here the member, its program's etag, the states of its subjects (its own
+and its household's) and their Omneo record ids come in one statement, so one snapshot, with no
 transaction around it. The statement is compiled once for the engine's dialect from the same
 table definitions as everywhere else, run on the DBAPI connection, and its values converted by
 the column types' own result processors, so a snapshot holds exactly what the repositories
