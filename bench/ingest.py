@@ -216,7 +216,7 @@ def build_base(backend: str, work: Workload) -> Base:
                         uow, gen.TENANT, program, keys[start : start + REFRESH_CHUNK]
                     )
                     assert not orphans, orphans[:3]
-                    lock(uow, gen.TENANT, program.id, subjects)
+                    lock(uow, gen.TENANT, subjects)
                     refresh_many(uow, gen.TENANT, program, subjects, now)
                     uow.commit()
         say(f"{backend}: {len(keys):,} tier states evaluated and stored in {watch.seconds:.1f} s")

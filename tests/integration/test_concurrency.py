@@ -95,7 +95,7 @@ def _record_visit(
 ) -> None:
     """One writer: an entry for the first subject, +1 credit and a history record on each."""
     with uow_factory() as uow:
-        uow.states.lock(TENANT, PROGRAM, [(GROUP, s) for s in subjects])
+        uow.states.lock(TENANT, [(GROUP, s) for s in subjects])
         stored = {s: uow.states.get(TENANT, GROUP, s) for s in subjects}
         occurred = START + timedelta(minutes=random.randint(1, 10_000))
         uow.ledger.append(TENANT, PROGRAM, [Entry(entry_id, subjects[0], occurred)])
@@ -159,8 +159,8 @@ def test_a_writer_kept_waiting_too_long_gets_concurrent_update(
     impatient = make_engine(database_url, lock_timeout_s=0.05)
     try:
         with uow_factory() as holder:
-            holder.states.lock(TENANT, PROGRAM, [(GROUP, "m0")])
+            holder.states.lock(TENANT, [(GROUP, "m0")])
             with pytest.raises(ConcurrentUpdate), SqlUnitOfWorkFactory(impatient)() as waiter:
-                waiter.states.lock(TENANT, PROGRAM, [(GROUP, "m0")])
+                waiter.states.lock(TENANT, [(GROUP, "m0")])
     finally:
         impatient.dispose()

@@ -198,7 +198,7 @@ def test_rollback_discards_only_what_follows_the_last_commit(
 
 def test_a_reading_unit_of_work_cannot_take_locks(uow_factory: SqlUnitOfWorkFactory) -> None:
     with uow_factory(write=False) as uow, pytest.raises(RuntimeError, match="write=True"):
-        uow.states.lock(T1, PROGRAM, [(GROUP, "m1")])
+        uow.states.lock(T1, [(GROUP, "m1")])
 
 
 def test_instants_come_back_as_utc(seeded: SqlUnitOfWorkFactory) -> None:
@@ -542,7 +542,7 @@ def test_a_state_and_its_history_round_trip(uow: SqlUnitOfWork) -> None:
         assigned_at=at(3),
     )
     history = [record(0, 1, Reason.ENROLLED), record(20, 2)]
-    uow.states.lock(T1, PROGRAM, [(GROUP, "m1")])
+    uow.states.lock(T1, [(GROUP, "m1")])
     uow.states.save(T1, PROGRAM, state, history)
     stored = uow.states.get(T1, GROUP, "m1")
     assert stored is not None

@@ -200,7 +200,7 @@ def _append(
         subjects = subjects_of_many(
             uow, tenant_id, program, [members[m] for m in sorted({e.member_id for e in batch})]
         )
-        lock(uow, tenant_id, program.id, [s for group in subjects.values() for s in group])
+        lock(uow, tenant_id, [s for group in subjects.values() for s in group])
         results = uow.ledger.append(tenant_id, program.id, batch)
         touched: dict[tuple[int, str], Subject] = {}
         repeats: list[tuple[str, str]] = []

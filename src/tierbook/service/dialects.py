@@ -130,7 +130,7 @@ def recalculate(uow: UnitOfWork, clock: Clock, *, tenant_id: str, member_ids: Se
     for program_id, found in sorted(by_program.items()):
         program = load_program(uow, tenant_id, program_id)
         subjects = [s for m in found for s in subjects_of(uow, program, m)]
-        lock(uow, tenant_id, program.id, subjects)
+        lock(uow, tenant_id, subjects)
         refresh_many(uow, tenant_id, program, subjects, now)
         done += len(found)
     return done

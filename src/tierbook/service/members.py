@@ -105,7 +105,7 @@ def update(
     if changed.household_id != member.household_id:
         # Both households' pools change: the old one loses the member's entries.
         after = subjects_of(uow, program, changed)
-        lock(uow, tenant_id, program.id, [*before, *after])
+        lock(uow, tenant_id, [*before, *after])
         for subject in {s.key: s for s in [*before, *after]}.values():
             # Re-read the pool: the member has moved, so each subject's members differ now.
             fresh = subject_by_id(uow, tenant_id, program, subject.group, subject.id)
@@ -118,7 +118,7 @@ def _refresh_member(
     uow: UnitOfWork, tenant_id: str, program: ProgramConfig, member: Member, now: datetime
 ) -> list[TierChange]:
     subjects = subjects_of(uow, program, member)
-    lock(uow, tenant_id, program.id, subjects)
+    lock(uow, tenant_id, subjects)
     changes: list[TierChange] = []
     for subject in subjects:
         changes += refresh(uow, tenant_id, program, subject, now)

@@ -138,7 +138,7 @@ class AssignmentRepository(Protocol):
 
 
 class StateRepository(Protocol):
-    def lock(self, tenant_id: str, program_id: int, keys: Sequence[tuple[int, str]]) -> None:
+    def lock(self, tenant_id: str, keys: Sequence[tuple[int, str]]) -> None:
         """Serialise writers of these (group_id, subject_id) states until the transaction ends."""
 
     def get(self, tenant_id: str, group_id: int, subject_id: str) -> StoredState | None: ...

@@ -88,7 +88,7 @@ def put_program(
             member = uow.members.get(tenant_id, member_id)
             assert member is not None
             subjects = subjects_of(uow, stamped, member)
-            lock(uow, tenant_id, program.id, subjects)
+            lock(uow, tenant_id, subjects)
             for subject in subjects:
                 refresh(uow, tenant_id, stamped, subject, now)
                 states += 1

@@ -219,8 +219,8 @@ def replay(
     )
 
 
-def lock(uow: UnitOfWork, tenant_id: str, program_id: int, subjects: Sequence[Subject]) -> None:
-    uow.states.lock(tenant_id, program_id, sorted({s.key for s in subjects}))
+def lock(uow: UnitOfWork, tenant_id: str, subjects: Sequence[Subject]) -> None:
+    uow.states.lock(tenant_id, sorted({s.key for s in subjects}))
 
 
 def refresh(

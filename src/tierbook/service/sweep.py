@@ -113,7 +113,7 @@ def store_page(uow: UnitOfWork, evaluated: EvaluatedPage) -> tuple[int, int]:
     """
     page = evaluated.page
     tenant_id, at = page.tenant_id, page.as_of
-    uow.states.lock(tenant_id, page.program_id, list(evaluated.keys))
+    uow.states.lock(tenant_id, list(evaluated.keys))
     current = uow.states.versions(tenant_id, evaluated.keys)
     read = evaluated.versions
     fresh = [e for e in evaluated.evaluated if current.get(e.key) == read.get(e.key)]

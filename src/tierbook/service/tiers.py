@@ -67,7 +67,7 @@ def assign(
         reason=command.reason,
         assigned_at=now,
     )
-    lock(uow, tenant_id, program.id, [subject])
+    lock(uow, tenant_id, [subject])
     uow.assignments.add(
         tenant_id, StoredAssignment(program.id, subject.group.id, subject.id, assignment)
     )
@@ -79,7 +79,7 @@ def end_assignment(
 ) -> list[TierChange]:
     now = clock.now()
     program, subject = member_group(uow, tenant_id, member_id, group_id)
-    lock(uow, tenant_id, program.id, [subject])
+    lock(uow, tenant_id, [subject])
     if uow.assignments.end(tenant_id, subject.group.id, subject.id, now) == 0:
         raise InvalidAssignment("the member has no running assignment in this group")
     return refresh(uow, tenant_id, program, subject, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -22,7 +23,7 @@ from tierbook.adapters.db.repositories import (
     subjects_in,
 )
 from tierbook.adapters.db.serialize import state_from_json, state_to_dict
-from tierbook.adapters.db.tables import subject_locks, tier_history, tier_states
+from tierbook.adapters.db.tables import tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
 from tierbook.service.model import StateRecord, StoredState
 from tierbook.service.ports import StateWrite
@@ -31,46 +32,23 @@ StateKey = tuple[int, str]
 
 
 class SqlStateRepository(SqlRepository):
-    def lock(self, tenant_id: str, program_id: int, keys: Sequence[StateKey]) -> None:
+    def lock(self, tenant_id: str, keys: Sequence[StateKey]) -> None:
         """Hold these subjects' locks until the transaction ends.
 
         SQLite: the writing unit of work's `BEGIN IMMEDIATE` already holds the database's only
-        write lock, so there is nothing more to take. PostgreSQL: a lock row per subject is
-        created if missing and locked `FOR UPDATE`, in sorted key order so that two writers with
-        overlapping keys cannot deadlock. Take all of a transaction's locks in one call.
+        write lock, so there is nothing more to take. PostgreSQL: a transaction-level advisory
+        lock per subject (`_lock_key`), all taken by one statement in ascending key order, so
+        that two writers with overlapping subjects cannot deadlock. Take all of a transaction's
+        locks in one call.
         """
         if not self._write:
             raise RuntimeError("lock() needs a unit of work opened with write=True")
-        if not self._postgres:
+        if not self._postgres or not keys:
             return
-        c = subject_locks.c
-        # `key_chunks` comes in sorted key order, so the locks are taken in that order. One group
-        # at a time: PostgreSQL plans a row-value `IN` of hundreds of pairs as as many index
-        # scans OR-ed together, several times slower than `subject_id = ANY (…)`.
-        for group_id, subject_ids in key_chunks(keys):
-            # A row another transaction inserted but has not committed makes this wait for it.
-            self._conn.execute(
-                postgresql.insert(subject_locks).on_conflict_do_nothing(),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "group_id": group_id,
-                        "subject_id": s,
-                        "program_id": program_id,
-                    }
-                    for s in subject_ids
-                ],
-            )
-            self._conn.execute(
-                sa.select(c.group_id)
-                .where(
-                    c.tenant_id == tenant_id,
-                    c.group_id == group_id,
-                    c.subject_id.in_(subject_ids),
-                )
-                .order_by(c.subject_id)
-                .with_for_update()
-            )
+        wanted = sorted(
+            {_lock_key(tenant_id, group_id, subject_id) for group_id, subject_id in keys}
+        )
+        self._conn.execute(_ADVISORY_LOCKS, {"keys": wanted})
 
     def get(self, tenant_id: str, group_id: int, subject_id: str) -> StoredState | None:
         c = tier_states.c
@@ -338,6 +316,18 @@ _DELETE_TAIL = sa.delete(tier_history).where(
     tier_history.c.seq >= sa.bindparam("keep"),
 )
 
+
+def _lock_key(tenant_id: str, group_id: int, subject_id: str) -> int:
+    """A subject's advisory lock key: 64 bits of a digest of its key. Two subjects sharing one
+    (about one pair in 2**64) only wait for each other."""
+    digest = hashlib.blake2b(f"{tenant_id}\x1f{group_id}\x1f{subject_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+# One lock per key, taken in the array's (ascending) order as the function scan reads it.
+_ADVISORY_LOCKS = sa.text(
+    "SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key"
+)
 
 # A state's body as the text the database holds, which `state_from_json` decodes directly.
 _BODY_TEXT = sa.cast(tier_states.c.body, sa.Text).label("body")

@@ -316,18 +316,6 @@ checkpoints = sa.Table(
     sa.PrimaryKeyConstraint("tenant_id", "name"),
 )
 
-# Rows that exist only to be locked: `SELECT … FOR UPDATE` needs a row even before a subject's
-# first state is saved.
-subject_locks = sa.Table(
-    "subject_locks",
-    metadata,
-    _tenant(),
-    sa.Column("group_id", sa.BigInteger, nullable=False),
-    sa.Column("subject_id", sa.Text, nullable=False),
-    sa.Column("program_id", sa.BigInteger, nullable=False),
-    sa.PrimaryKeyConstraint("tenant_id", "group_id", "subject_id"),
-)
-
 # -- what the vendor dialects keep (migration 0002) ----------------------------------------------
 
 # Exchange Solutions user sessions: a client opens one per member and reads through it until it
