@@ -10,7 +10,8 @@ Measured, on SQLite and PostgreSQL:
 - **rebuild**: `tierbook sweep --as-of T` (the real command, in a subprocess) over every state;
   members/s, states/s and ledger entries/s.
 - **next day** and **next week**: sweeps as of T + 1 day and T + 7 days over the states the
-  rebuild left, the steady-state job (anniversaries, period ends, inactivity, pending promotions).
+  rebuild left, the steady-state job (anniversaries, period ends, inactivity, pending
+  promotions, and states whose figures moved as entries left their windows).
 - **again**: the same sweep a second time, which must find nothing to do.
 
 The reference (the aggregation limit): DuckDB, with the same ledger loaded into a table (not
