@@ -117,7 +117,8 @@ def _snapshot_statement() -> sa.Select[Any]:
 
 
 SNAPSHOT = _snapshot_statement()
-_STATE_COLUMNS = len(members.c) + 1
+# Where the state columns start: those before them repeat on every row.
+_STATE_COLUMNS = list(SNAPSHOT.selected_columns.keys()).index("state_group_id")
 
 
 class SqlHotReads:
