@@ -56,7 +56,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         uow_factory=SqlUnitOfWorkFactory(engine, clock=clock),
-        hot_reads=SqlHotReads(hot_engine or engine),
+        hot_reads=SqlHotReads(hot_engine or engine, pool_size=settings.database_pool_size),
         clock=clock,
         hot_engine=hot_engine,
     )

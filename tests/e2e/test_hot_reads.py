@@ -176,7 +176,11 @@ def test_a_read_the_driver_fails_is_answered_by_the_route(
             raise broken
         raise sa.exc.OperationalError("connect", {}, broken)
 
+    async def fail_async(*args: Any) -> list[Any]:
+        return fail(*args)
+
     monkeypatch.setattr(hot._statement, "rows", fail)
+    monkeypatch.setattr(hot._statement, "rows_async", fail_async)
     before = units.opened
     assert api.get(path).json() == expected
     assert units.opened > before
@@ -184,3 +188,49 @@ def test_a_read_the_driver_fails_is_answered_by_the_route(
     before = units.opened
     assert api.get(path).json() == expected
     assert units.opened == before
+
+
+def test_postgresql_reads_wait_on_the_event_loops_own_connections(
+    api: Api, members: list[str], container: Container, units: CountingUnits
+) -> None:
+    """While the application runs, a PostgreSQL hot read takes an asynchronous connection of
+    the hot reads' pool, and no worker thread or connection of an engine; SQLite reads in the
+    event loop's thread, with no pool."""
+    path = f"/v1/members/{members[1]}/tiers"
+    api.get(path)  # caches the key
+    hot = container.hot_reads
+    assert isinstance(hot, SqlHotReads)
+    engines = [container.engine] + ([container.hot_engine] if container.hot_engine else [])
+    checkouts: list[object] = []
+    for engine in engines:
+        sa.event.listen(engine, "checkout", lambda *args: checkouts.append(args))
+    before = units.opened
+    assert api.get(path).status_code == 200
+    assert units.opened == before
+    if container.engine.dialect.name == "postgresql":
+        (pool,) = hot._pools.values()
+        assert pool.get_stats()["requests_num"] > 0
+        assert checkouts == []
+    else:
+        assert hot._pools == {}
+        assert len(checkouts) <= 1  # the event loop thread's own connection, taken once
+
+
+def test_outside_the_applications_event_loop_a_read_still_answers(
+    api: Api, members: list[str], container: Container, units: CountingUnits
+) -> None:
+    """Another application on the same container, never started (no lifespan, so no pool in
+    its event loop): its fast lane reads on a worker thread instead."""
+    from starlette.testclient import TestClient
+
+    from tierbook.api.app import create_app
+
+    path = f"/v1/members/{members[2]}/tiers"
+    expected = api.get(path)
+    other = TestClient(create_app(container))
+    headers = {"Authorization": f"Bearer {api.token}"}
+    assert other.get(path, headers=headers).status_code == 200  # its own key cache
+    before = units.opened
+    again = other.get(path, headers=headers)
+    assert units.opened == before
+    assert again.content == expected.content

@@ -1,19 +1,14 @@
 """The hot reads (`GET /v1/members/{id}/tiers`, Omneo's profile tier) stay right while they are
-fast: a changed program is read as changed, keys are cached per key and tenant, and the read
-runs where `run_read` says."""
+fast: a changed program is read as changed, and keys are cached per key and tenant."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import threading
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from tierbook.api.deps import run_read
 from tierbook.api.security import KeyVerifier
 from tierbook.bootstrap import Container
 from tierbook.domain.errors import Unauthenticated
@@ -86,25 +81,3 @@ def test_without_a_cache_time_nothing_is_cached(container: Container) -> None:
     verifier = KeyVerifier(container.uow_factory, ttl_seconds=0)
     verifier.verify_token(token)
     assert verifier.cached_token(token) is None
-
-
-# -- where a read runs -----------------------------------------------------------------------------
-
-
-def _reads_in_the_request_task(dialect: str) -> bool:
-    engine = SimpleNamespace(dialect=SimpleNamespace(name=dialect))
-    container = cast(Container, SimpleNamespace(engine=engine))
-
-    async def main() -> tuple[int, int]:
-        return threading.get_ident(), await run_read(container, threading.get_ident)
-
-    here, there = asyncio.run(main())
-    return here == there
-
-
-def test_a_read_runs_in_the_request_task_on_sqlite() -> None:
-    assert _reads_in_the_request_task("sqlite")
-
-
-def test_a_read_runs_in_the_thread_pool_on_postgresql() -> None:
-    assert not _reads_in_the_request_task("postgresql")

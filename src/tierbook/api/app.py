@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, APIRouter
 from starlette.exceptions import HTTPException
@@ -66,11 +69,21 @@ class _TooLarge(HTTPException):
 
 
 def create_app(container: Container) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The hot reads' connections belong to the event loop that serves the application.
+        await container.hot_reads.open()
+        try:
+            yield
+        finally:
+            await container.hot_reads.close()
+
     app = FastAPI(
         title="tierbook",
         version=__version__,
         summary="An open-source loyalty tier engine.",
         default_response_class=JsonResponse,
+        lifespan=lifespan,
     )
     app.state.container = container
     app.state.keys = KeyVerifier(container.uow_factory, container.settings.key_cache_seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -15,8 +15,6 @@ from tierbook.api.security import KeyVerifier, bearer_token
 from tierbook.bootstrap import Container
 from tierbook.domain.errors import InvalidInput, Unauthenticated
 from tierbook.service.auth import Principal
-
-T = TypeVar("T")
 
 # Dependencies that do no I/O are `async`: FastAPI runs a plain `def` dependency in the thread
 # pool, a hop that costs a hot read more than the work itself.
@@ -57,22 +55,6 @@ def scoped(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return dependency
-
-
-async def run_read(container: Container, read: Callable[[], T]) -> T:
-    """Run `read` (a hot read from stored states, which only reads the database) for the fast
-    lane (`api.hot`).
-
-    On SQLite it runs right here, in the request's task: a read there is a few page look-ups in
-    this process, and handing it to a worker thread and back costs more than the read (the
-    thread hop halves a bare endpoint's requests/s). On PostgreSQL it runs in the thread pool,
-    so that the event loop serves other requests while the read waits on the network. Anything
-    that writes, may wait for a lock, or may replay a ledger (milliseconds, during which the
-    event loop would serve no one) belongs in the thread pool whatever the database.
-    """
-    if container.engine.dialect.name == "sqlite":
-        return read()
-    return await run_in_threadpool(read)
 
 
 Reader = Annotated[Principal, Depends(scoped("read"))]

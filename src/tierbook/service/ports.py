@@ -286,10 +286,19 @@ class HotReads(Protocol):
     """The storage path of the reads a front end makes on every page view.
 
     The member, its program and the stored states `keys` names, with their Omneo record ids,
-    read together (one snapshot) with none of a unit of work's machinery.
+    read together (one snapshot) with none of a unit of work's machinery, in the event loop
+    that serves the request: it waits on the database without holding up other requests.
     """
 
-    def snapshot(self, tenant_id: str, member_id: str, keys: StateKeys) -> MemberSnapshot | None:
+    async def open(self) -> None:
+        """Take what the reads need while the application runs (in its event loop)."""
+
+    async def close(self) -> None:
+        """Give back what `open` took."""
+
+    async def snapshot(
+        self, tenant_id: str, member_id: str, keys: StateKeys
+    ) -> MemberSnapshot | None:
         """The member's snapshot; None when there is no such member or the read failed (a
         unit of work then answers, and reports what is wrong)."""
 

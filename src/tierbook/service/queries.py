@@ -129,7 +129,7 @@ def answer(record: StateRecord | None, group: GroupConfig, at: datetime) -> Tier
     return _moved_to(state, group, at)
 
 
-def stored_tiers(
+async def stored_tiers(
     hot: HotReads,
     *,
     tenant_id: str,
@@ -150,7 +150,7 @@ def stored_tiers(
         chosen[:] = [(g, state_key(g, member)) for g in groups]
         return [key for _, key in chosen]
 
-    snapshot = hot.snapshot(tenant_id, member_id, keys)
+    snapshot = await hot.snapshot(tenant_id, member_id, keys)
     if snapshot is None:
         return None
     member, program = snapshot.member, snapshot.program

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
+from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer
 from tierbook.api.native import present
 from tierbook.api.native import schemas as s
 from tierbook.api.responses import JsonResponse, dumps_in_utc
@@ -24,7 +24,7 @@ from tierbook.service import activities, members, programs, queries, tiers, webh
 from tierbook.service.auth import Principal
 from tierbook.service.commands import UpdateMember
 from tierbook.service.documents import ProgramDocument
-from tierbook.service.model import GroupConfig, MemberSnapshot, ProgramConfig
+from tierbook.service.model import GroupConfig, ProgramConfig
 from tierbook.service.subjects import load_member, load_program
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -271,12 +271,9 @@ async def hot_member_tiers(
     Every instant in it is in UTC (the stored states', and now), which `dumps_in_utc` needs."""
     at = container.clock.now().astimezone(UTC)
 
-    def read() -> tuple[list[queries.TierView], MemberSnapshot] | None:
-        return queries.stored_tiers(
-            container.hot_reads, tenant_id=principal.tenant_id, member_id=member_id, at=at
-        )
-
-    found = await run_read(container, read)
+    found = await queries.stored_tiers(
+        container.hot_reads, tenant_id=principal.tenant_id, member_id=member_id, at=at
+    )
     return None if found is None else dumps_in_utc(present.member_tiers(member_id, at, found[0]))
 
 

@@ -15,14 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer, run_read
+from tierbook.api.deps import Admin, CheckedRequest, ContainerDep, Reader, Writer
 from tierbook.api.dialects.omneo import translate
 from tierbook.api.errors import ApiError
 from tierbook.api.responses import JsonResponse, dumps
 from tierbook.bootstrap import Container
 from tierbook.service import definitions, dialects, queries, tiers
 from tierbook.service.auth import Principal
-from tierbook.service.model import MemberSnapshot
 from tierbook.service.ports import Clock, UnitOfWork
 from tierbook.service.queries import TierView
 from tierbook.service.subjects import load_member, load_program
@@ -128,16 +127,13 @@ async def hot_profile_tier(
     the record already has its id."""
     at = container.clock.now()
 
-    def read() -> tuple[list[TierView], MemberSnapshot] | None:
-        return queries.stored_tiers(
-            container.hot_reads,
-            tenant_id=principal.tenant_id,
-            member_id=profile_id,
-            at=at,
-            choose=lambda program: translate.pick_group(program, None),
-        )
-
-    found = await run_read(container, read)
+    found = await queries.stored_tiers(
+        container.hot_reads,
+        tenant_id=principal.tenant_id,
+        member_id=profile_id,
+        at=at,
+        choose=lambda program: translate.pick_group(program, None),
+    )
     if found is None:
         return None
     (view,), snapshot = found
