@@ -263,3 +263,42 @@ def test_a_live_entry_resumes_each_stored_state_and_a_back_filled_one_replays_th
             assert stored is not None
             again = replay(uow, "t1", program, subject, stored.state.as_of)
             assert (stored.state, stored.history) == (again.state, again.history)
+
+
+def test_a_live_entry_leaves_the_stored_histories_unread(
+    enrolled: SqlUnitOfWorkFactory, clock: FixedClock, engine: sa.Engine
+) -> None:
+    """Where the clock resumes, every stored history record stands: none is read, and a new
+    record is appended after the last one stored (found by its position alone)."""
+    _record(enrolled, clock, [_purchase("cyd", 10, 800)])
+
+    def live(points: int) -> list[str]:
+        clock.set(clock.now() + timedelta(days=1))
+        entry = RecordActivity(
+            member_id="cyd",
+            occurred_at=clock.now(),
+            idempotency_key=f"cyd-live-{points}",
+            points=Decimal(points),
+        )
+        with _counted_selects(engine) as seen:
+            _record(enrolled, clock, [entry])
+        return [s for s in seen if "tier_history" in s]
+
+    assert live(10) == []  # no tier change
+    (read,) = live(300)  # to Silver: the history's end, not its records
+    assert "max(" in read.lower()
+    assert "figures" not in read
+    with enrolled(write=False) as uow:
+        program = load_program(uow, "t1", 1)
+        member = uow.members.get("t1", "cyd")
+        assert member is not None
+        for subject in subjects_of(uow, program, member):
+            stored = uow.states.get("t1", subject.group.id, subject.id)
+            assert stored is not None
+            again = replay(uow, "t1", program, subject, stored.state.as_of)
+            assert (stored.state, stored.history) == (again.state, again.history)
+            if subject.group.id == 10:
+                assert [(r.reason.value, r.to_tier_id) for r in stored.history] == [
+                    ("enrolled", 1),
+                    ("qualified", 2),
+                ]

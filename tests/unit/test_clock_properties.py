@@ -446,8 +446,11 @@ def test_resuming_from_an_earlier_state_gives_the_replay(
         # Nothing the earlier state depends on changed: the clock resumed from it.
         assert replayed.history[: len(earlier.history)] == earlier.history
         assert resumed.history == (*prior.history, *replayed.history[len(earlier.history) :])
+        assert resumed.resumed
+        assert not replayed.resumed
     else:
         assert resumed.history == replayed.history
+        assert not resumed.resumed
 
 
 @PROPERTY

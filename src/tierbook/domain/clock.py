@@ -80,14 +80,15 @@ def evaluate(
     """
     run = _Run(rules, subject_id, enrolled_at, entries, assignments, explain=explain)
     at = max(as_of, enrolled_at)
-    prior: tuple[HistoryRecord, ...] = ()
-    if since is not None and not explain and run.resumes_from(since.state, at):
+    resumed = since is not None and not explain and run.resumes_from(since.state, at)
+    if since is not None and resumed:
         run.restore(since.state)
         prior = since.history
     else:
         run.enrol()
+        prior = ()
     run.advance(at)
-    return run.result(prior)
+    return run.result(prior, resumed=resumed)
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -920,7 +921,7 @@ class _Run:
         present = [m for m in moments if m is not None and m > at]
         return min(present) if present else None
 
-    def result(self, prior: tuple[HistoryRecord, ...] = ()) -> Evaluation:
+    def result(self, prior: tuple[HistoryRecord, ...] = (), *, resumed: bool = False) -> Evaluation:
         """The state as of the clock's position, after the history `prior` (where it resumed)."""
         at = self.now
         due_candidates = [self.next_due(), self.assignment_ends, self._next_assignment_start()]
@@ -953,4 +954,4 @@ class _Run:
             basis=self.basis(at),
         )
         history = prior + tuple(self.history)
-        return Evaluation(state=state, history=history, trace=tuple(self.trace))
+        return Evaluation(state=state, history=history, trace=tuple(self.trace), resumed=resumed)

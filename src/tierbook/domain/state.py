@@ -132,3 +132,6 @@ class Evaluation:
     state: TierState
     history: tuple[HistoryRecord, ...]
     trace: tuple[Decision, ...] = ()
+    resumed: bool = False
+    """Whether the clock resumed from the earlier evaluation it was given (whose history then
+    leads this one's) rather than replaying from enrolment."""

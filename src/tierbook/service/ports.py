@@ -35,16 +35,19 @@ class Clock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StateWrite:
-    """A state to store with its whole history, for `StateRepository.save_many`.
+    """A state to store with the records its history gains, for `StateRepository.save_many`.
 
-    `stored` is how many history records were stored before, and `kept` how many of those lead
-    `history` unchanged (both read in the same transaction, under the subject's lock).
+    `tail` follows the first `kept` stored records, which lead the history unchanged; `stored`
+    is how many records were stored before (those after `kept` are replaced). Where `kept` is
+    None every stored record stands and `tail` follows the last of them: the clock resumed from
+    the stored state, so nothing had to read the stored history. All of it read in the same
+    transaction, under the subject's lock, or checked unchanged since (the sweep).
     """
 
     state: TierState
-    history: Sequence[HistoryRecord]
-    kept: int
-    stored: int
+    tail: Sequence[HistoryRecord]
+    kept: int | None
+    stored: int = 0
 
 
 class ProgramRepository(Protocol):

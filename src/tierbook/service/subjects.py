@@ -269,7 +269,8 @@ def evaluate_many(
 
     The clock resumes from each stored state whose basis the subject's inputs still match, so
     an entry dated after it, or the time passed since, costs what it adds rather than a replay
-    of the whole history.
+    of the whole history; the stored history of such a subject stands, and is not read. Only
+    the histories of subjects the clock replayed are read, to find where each first differs.
 
     The result is right to store as long as nothing wrote these states since the reads: under
     the subjects' lock (`refresh_many`), or where their versions are unchanged (the sweep).
@@ -285,31 +286,41 @@ def evaluate_many(
         items=any(s.group.rules.qualifying.filters_items for s in unique),
     )
     assignments = uow.assignments.for_subjects(tenant_id, keys)
-    stored = uow.states.histories(tenant_id, keys)
     states = uow.states.get_states(tenant_id, keys)
-    evaluated: list[Evaluated] = []
+    evaluations: list[Evaluation] = []
     for subject in unique:
-        old = stored.get(subject.key, ())
         state = states.get(subject.key)
-        evaluation = evaluate(
-            subject.group.rules,
-            subject_id=subject.id,
-            enrolled_at=subject.enrolled_at,
-            entries=_pool(ledgers, subject.member_ids),
-            assignments=assignments.get(subject.key, ()),
-            as_of=as_of,
-            since=None if state is None else Evaluation(state, old),
+        evaluations.append(
+            evaluate(
+                subject.group.rules,
+                subject_id=subject.id,
+                enrolled_at=subject.enrolled_at,
+                entries=_pool(ledgers, subject.member_ids),
+                assignments=assignments.get(subject.key, ()),
+                as_of=as_of,
+                since=None if state is None else Evaluation(state, ()),
+            )
         )
+    replayed = [s.key for s, e in zip(unique, evaluations, strict=True) if not e.resumed]
+    stored = uow.states.histories(tenant_id, replayed) if replayed else {}
+    evaluated: list[Evaluated] = []
+    for subject, evaluation in zip(unique, evaluations, strict=True):
         new = evaluation.history
-        same = 0
-        while same < min(len(old), len(new)) and old[same] == new[same]:
-            same += 1
+        if evaluation.resumed:  # `new` holds only what follows the stored history
+            write, added = StateWrite(evaluation.state, new, kept=None), new
+        else:
+            old = stored.get(subject.key, ())
+            same = 0
+            while same < min(len(old), len(new)) and old[same] == new[same]:
+                same += 1
+            added = new[same:]
+            write = StateWrite(evaluation.state, added, kept=same, stored=len(old))
         evaluated.append(
             Evaluated(
                 key=subject.key,
-                write=StateWrite(evaluation.state, new, kept=same, stored=len(old)),
+                write=write,
                 changes=tuple(
-                    TierChange(program.id, subject.group.id, subject.id, r) for r in new[same:]
+                    TierChange(program.id, subject.group.id, subject.id, r) for r in added
                 ),
                 as_of=as_of,
             )

@@ -139,7 +139,8 @@ class SqlStateRepository(SqlRepository):
 
     def save_many(self, tenant_id: str, program_id: int, writes: Sequence[StateWrite]) -> None:
         """Upsert every state in one statement; rewrite each history from its first record
-        that differs (`kept`), with one delete and one insert for all of them."""
+        that differs (`kept`), or append to it, with one delete and one insert for all of them.
+        """
         if not writes:
             return
         now = self._now()
@@ -170,10 +171,14 @@ class SqlStateRepository(SqlRepository):
                 "keep": w.kept,
             }
             for w in writes
-            if w.kept < w.stored
+            if w.kept is not None and w.kept < w.stored
         ]
         if stale:
             self._conn.execute(_DELETE_TAIL, stale)
+        appended = [
+            (w.state.group_id, w.state.subject_id) for w in writes if w.kept is None and w.tail
+        ]
+        ends = self._history_lengths(tenant_id, appended) if appended else {}
         fresh: list[dict[str, Any]] = [
             {
                 "tenant_id": tenant_id,
@@ -187,10 +192,26 @@ class SqlStateRepository(SqlRepository):
                 "figures": record.figures,
             }
             for w in writes
-            for seq, record in enumerate(w.history[w.kept :], start=w.kept)
+            for seq, record in enumerate(
+                w.tail,
+                start=w.kept
+                if w.kept is not None
+                else ends.get((w.state.group_id, w.state.subject_id), 0),
+            )
         ]
         if fresh:
             self._conn.execute(sa.insert(tier_history), fresh)
+
+    def _history_lengths(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, int]:
+        """How many history records each of these states has stored (absent: none)."""
+        found: dict[StateKey, int] = {}
+        for chunk in subject_sets(keys):
+            for group_id, subject_id, last in self._conn.execute(
+                _HISTORY_ENDS, subject_params(tenant_id, chunk)
+            ):
+                if (group_id, subject_id) in chunk.keys:
+                    found[(group_id, subject_id)] = last + 1
+        return found
 
     def versions(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, int]:
         """The version of each of these states (absent where none is stored).
@@ -372,6 +393,11 @@ _SAVE_STATES = {
     "sqlite": _save_states(sqlite.insert(tier_states)),
 }
 _REASONS = {reason.value: reason for reason in Reason}
+_HISTORY_ENDS = (
+    sa.select(tier_history.c.group_id, tier_history.c.subject_id, sa.func.max(tier_history.c.seq))
+    .where(*subjects_in(tier_history))
+    .group_by(tier_history.c.group_id, tier_history.c.subject_id)
+)
 _HISTORIES_OF = (
     sa.select(
         tier_history.c.group_id,
