@@ -17,12 +17,11 @@ fails).
 On PostgreSQL the read waits on the network, and the event loop serves other requests
 meanwhile: while the application runs (`open` to `close`, its lifespan) the reads take
 psycopg's asynchronous connections from a pool of their own (psycopg_pool), in autocommit (a
-lone SELECT needs no transaction), with no worker thread involved. Handing each read to a
-thread and back, as before, served less than half as many of them. Outside the lifespan (no
-pool open in the running event loop) a read runs in a worker thread on a
-connection of the engine's pool, without the liveness ping the main pool makes on every
-checkout. Either way a connection that died fails the read, which is then answered the
-ordinary way.
+lone SELECT needs no transaction), with no worker thread involved; handing each read to a
+thread and back serves about half as many. Outside the lifespan (no pool open in the running
+event loop) a read runs in a worker thread on a connection of the engine's pool, without the
+liveness ping the main pool makes on every checkout. Either way a connection that died fails
+the read, which is then answered the ordinary way.
 
 A read the driver fails gives no snapshot (None), as does a member that does not exist, or one
 whose program this process has not parsed at its current etag (the statement leaves the
