@@ -7,10 +7,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.pool import Pool
+from multiprocessing.synchronize import RLock
 
 from sqlalchemy.engine import Engine
 
-from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.engine import make_engine, share_writer_lock
 from tierbook.adapters.db.hot import SqlHotReads
 from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
@@ -18,7 +19,7 @@ from tierbook.config import Settings
 from tierbook.service.clocks import SystemClock
 from tierbook.service.model import ProgramConfig
 from tierbook.service.ports import Clock, HotReads, UnitOfWorkFactory
-from tierbook.service.sweep import EvaluatedPage, SweepPage, evaluate_page
+from tierbook.service.sweep import SweepPage, sweep_page
 
 
 @dataclass
@@ -67,20 +68,22 @@ def bootstrap(
 _worker: tuple[UnitOfWorkFactory, dict[tuple[str, int], ProgramConfig]] | None = None
 
 
-def _start_worker(database_url: str) -> None:
+def _start_worker(database_url: str, writers: RLock) -> None:
     global _worker
     container = bootstrap(Settings(database_url=database_url))
+    share_writer_lock(container.engine, writers)
     _worker = (container.uow_factory, {})
 
 
-def _evaluate_in_worker(page: SweepPage) -> EvaluatedPage:
+def _sweep_in_worker(page: SweepPage) -> tuple[int, int]:
     assert _worker is not None, "the worker was not started"
     uow_factory, programs = _worker
-    return evaluate_page(uow_factory, page, programs)
+    return sweep_page(uow_factory, page, programs)
 
 
-class ProcessEvaluator:
-    """Evaluates sweep pages in `workers` processes, each with its own database connection.
+class ProcessSweeper:
+    """Sweeps pages in `workers` processes, each evaluating and storing its own pages on its own
+    database connection; on SQLite their writers queue on one lock they share.
 
     The pool starts on first use (a sweep with little to do never pays for it); `close` stops it.
     Processes are spawned, not forked, so no connection of this process is shared with them.
@@ -91,12 +94,15 @@ class ProcessEvaluator:
         self._workers = workers
         self._pool: Pool | None = None
 
-    def __call__(self, pages: Sequence[SweepPage]) -> Iterator[EvaluatedPage]:
+    def __call__(self, pages: Sequence[SweepPage]) -> Iterator[tuple[int, int]]:
         if self._pool is None:
-            self._pool = get_context("spawn").Pool(
-                self._workers, initializer=_start_worker, initargs=(self._database_url,)
+            context = get_context("spawn")
+            self._pool = context.Pool(
+                self._workers,
+                initializer=_start_worker,
+                initargs=(self._database_url, context.RLock()),
             )
-        return self._pool.imap_unordered(_evaluate_in_worker, pages)
+        return self._pool.imap_unordered(_sweep_in_worker, pages)
 
     def close(self) -> None:
         if self._pool is not None:

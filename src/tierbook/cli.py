@@ -28,7 +28,7 @@ from rich.progress import (
 from tierbook import cli_keys
 from tierbook import cli_render as render
 from tierbook.adapters.webhooks import HttpSender
-from tierbook.bootstrap import Container, ProcessEvaluator
+from tierbook.bootstrap import Container, ProcessSweeper
 from tierbook.cli_common import (
     AsJson,
     AsOf,
@@ -191,8 +191,7 @@ Workers = Annotated[
     typer.Option(
         "--workers",
         min=1,
-        help="Processes that evaluate due states (default: one per CPU, at most 8); "
-        "writes stay in this one",
+        help="Processes that evaluate and store due states (default: one per CPU, at most 8)",
     ),
 ]
 
@@ -216,18 +215,18 @@ def sweep(as_of: AsOf = None, workers: Workers = min(8, os.cpu_count() or 1)) ->
         progress.advance(task, states)
 
     with opened() as container:
-        evaluator = ProcessEvaluator(container.settings, workers) if workers > 1 else None
+        sweeper = ProcessSweeper(container.settings, workers) if workers > 1 else None
         try:
             report = sweeping.sweep(
                 container.uow_factory,
                 container.clock,
                 as_of=at,
                 progress=advance,
-                evaluator=evaluator,
+                sweeper=sweeper,
             )
         finally:
-            if evaluator is not None:
-                evaluator.close()
+            if sweeper is not None:
+                sweeper.close()
             if progress.live.is_started:
                 progress.stop()
     when = f" as of {render.rfc3339(at)}" if at else ""

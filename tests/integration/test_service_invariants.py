@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tierbook.adapters.db.uow import SqlUnitOfWorkFactory
-from tierbook.bootstrap import ProcessEvaluator
+from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+from tierbook.bootstrap import ProcessSweeper
 from tierbook.config import Settings
 from tierbook.domain.errors import InvalidAssignment, InvalidEntry
 from tierbook.domain.ledger import EntryKind
@@ -273,7 +273,7 @@ def test_a_sweep_resumes_each_due_state_from_the_stored_one(
     assert _assert_stored_equals_replay(uow_factory, "acme") >= 3
 
 
-def test_a_sweep_in_worker_processes_stores_what_a_replay_gives(
+def test_a_sweep_in_worker_processes_stores_there_what_a_replay_gives(
     uow_factory: SqlUnitOfWorkFactory, database_url: str
 ) -> None:
     clock = FixedClock(START)
@@ -282,11 +282,19 @@ def test_a_sweep_in_worker_processes_stores_what_a_replay_gives(
     for i, name in enumerate(MEMBERS):
         _apply(uow_factory, clock, "acme", ("buy", name, 900 + 700 * i, i), entries)
     clock.set(START + timedelta(days=800))
-    evaluator = ProcessEvaluator(Settings(database_url=database_url), workers=2)
+    sweeper = ProcessSweeper(Settings(database_url=database_url), workers=2)
+    opened: list[bool] = []
+
+    def watched(write: bool = True) -> SqlUnitOfWork:
+        opened.append(write)
+        return uow_factory(write=write)
+
     try:
-        first = sweeping.sweep(uow_factory, clock, page=2, evaluator=evaluator, parallel_from=1)
+        first = sweeping.sweep(watched, clock, page=2, sweeper=sweeper, parallel_from=1)
     finally:
-        evaluator.close()
+        sweeper.close()
+    assert opened  # the sweeping process reads what is due
+    assert not any(opened), "the workers store the pages, not the sweeping process"
     assert first.states >= 3
     assert first.changes > 0
     assert _assert_stored_equals_replay(uow_factory, "acme") >= 3

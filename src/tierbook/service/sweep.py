@@ -7,12 +7,12 @@ states instead of replaying ledgers.
 
 Due states are taken in waves (the `wave` earliest due), each cut into pages of about `page`
 states of one program, with every due state of a holder in the same page so its ledger is read
-once. A page is evaluated under a read transaction (`evaluate_page`), possibly in another
-process (see `PageEvaluator`), and stored under the write lock (`store_page`) only where no
-other writer touched its states since: each state's version is compared with the one read
-beside its ledger, and a state written meanwhile is evaluated again under the lock. So the tier
-clock runs on every core while the database sees one short write per page, and a concurrent
-entry is never lost.
+once. A page is evaluated under a read transaction (`evaluate_page`) and stored under the write
+lock (`store_page`) only where no other writer touched its states since: each state's version is
+compared with the one read beside its ledger, and a state written meanwhile is evaluated again
+under the lock. Pages of a large wave are swept in worker processes, each evaluating and storing
+its own (see `PageSweeper`): the tier clock runs on every core while the database sees one short
+write per page, and a concurrent entry is never lost.
 
 Each state is evaluated as of the sweep's instant, which puts the end of its stable span after
 it: the waves end, and a second sweep finds nothing to do.
@@ -70,10 +70,11 @@ class EvaluatedPage:
     versions: dict[StateKey, int]
 
 
-class PageEvaluator(Protocol):
-    """Evaluates pages, in any order, each under its own read transaction."""
+class PageSweeper(Protocol):
+    """Sweeps pages (`sweep_page`), in any order; yields each page's (states moved, tier
+    changes) once it is stored."""
 
-    def __call__(self, pages: Sequence[SweepPage]) -> Iterable[EvaluatedPage]: ...
+    def __call__(self, pages: Sequence[SweepPage]) -> Iterable[tuple[int, int]]: ...
 
 
 def evaluate_page(
@@ -94,15 +95,29 @@ def evaluate_page(
     return EvaluatedPage(page, keys, tuple(evaluated), versions)
 
 
-def in_process(uow_factory: UnitOfWorkFactory) -> PageEvaluator:
-    """Evaluate pages one after another in this process."""
+def sweep_page(
+    uow_factory: UnitOfWorkFactory,
+    page: SweepPage,
+    programs: dict[tuple[str, int], ProgramConfig] | None = None,
+) -> tuple[int, int]:
+    """Evaluate a page under a read transaction, then store it under the write lock and
+    commit; (states moved, tier changes)."""
+    evaluated = evaluate_page(uow_factory, page, programs)
+    with uow_factory() as uow:
+        counts = store_page(uow, evaluated)
+        uow.commit()
+    return counts
+
+
+def in_process(uow_factory: UnitOfWorkFactory) -> PageSweeper:
+    """Sweep pages one after another in this process."""
     programs: dict[tuple[str, int], ProgramConfig] = {}
 
-    def evaluate(pages: Sequence[SweepPage]) -> Iterator[EvaluatedPage]:
+    def run(pages: Sequence[SweepPage]) -> Iterator[tuple[int, int]]:
         for page in pages:
-            yield evaluate_page(uow_factory, page, programs)
+            yield sweep_page(uow_factory, page, programs)
 
-    return evaluate
+    return run
 
 
 def store_page(uow: UnitOfWork, evaluated: EvaluatedPage) -> tuple[int, int]:
@@ -140,13 +155,13 @@ def sweep(
     page: int = 500,
     wave: int = 20_000,
     progress: Callable[[int], None] | None = None,
-    evaluator: PageEvaluator | None = None,
+    sweeper: PageSweeper | None = None,
     parallel_from: int = 2_000,
 ) -> SweepReport:
     """Move every state due by `as_of` (default now) forward, one committed page at a time.
 
-    `evaluator` evaluates the pages of waves of at least `parallel_from` due states (elsewhere,
-    e.g. in worker processes); smaller waves, and every page by default, are evaluated here.
+    `sweeper` sweeps the pages of waves of at least `parallel_from` due states (elsewhere, e.g.
+    in worker processes); smaller waves, and every page by default, are swept here.
     """
     now = clock.now()
     at = not_in_future(as_of or now, now, "as_of")
@@ -158,11 +173,8 @@ def sweep(
         if not due:
             break
         pages = _pages(due, at, page)
-        run = evaluator if evaluator is not None and len(due) >= parallel_from else local
-        for evaluated in run(pages):
-            with uow_factory() as uow:
-                moved, changed = store_page(uow, evaluated)
-                uow.commit()
+        run = sweeper if sweeper is not None and len(due) >= parallel_from else local
+        for moved, changed in run(pages):
             states += moved
             changes += changed
             if progress is not None:

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -30,11 +30,19 @@ WRITE_OPTION = "tierbook_write"
 """Connection execution option: true on a unit of work that will write."""
 
 
+class Lock(Protocol):
+    """A re-entrant lock: `threading.RLock`, or `multiprocessing.RLock` across processes."""
+
+    def acquire(self, *, timeout: float) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class WriterLock:
-    """The SQLite engine's in-process queue of writers (see `writer_lock`)."""
+    """The SQLite engine's queue of writers (see `writer_lock`)."""
 
-    lock: threading.RLock
+    lock: Lock
     timeout_s: float
 
 
@@ -51,6 +59,15 @@ def writer_lock(engine: Engine) -> WriterLock | None:
     processes still meet SQLite's busy timeout.
     """
     return _WRITER_LOCKS.get(engine)
+
+
+def share_writer_lock(engine: Engine, lock: Lock) -> None:
+    """Queue a SQLite engine's writers on `lock`, which the engines of other processes share
+    (a `multiprocessing.RLock`): their writers then take turns without sleeping in SQLite's
+    busy handler. Nothing changes on PostgreSQL."""
+    found = _WRITER_LOCKS.get(engine)
+    if found is not None:
+        _WRITER_LOCKS[engine] = WriterLock(lock, found.timeout_s)
 
 
 _RETRYABLE_SQLSTATES = frozenset(
