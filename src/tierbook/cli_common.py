@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from tierbook.bootstrap import Container, bootstrap
 from tierbook.config import Settings
-from tierbook.domain.errors import TierbookError
+from tierbook.domain.errors import TierbookError, Unavailable
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -28,11 +28,12 @@ class ErrorsAsOneLine(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except Unavailable as exc:
+            _fail_database(exc.__cause__ or exc)
         except TierbookError as exc:
             _fail(exc.message)
         except DBAPIError as exc:
-            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            _fail(f"database: {first} (is the database reachable, and has `tierbook migrate` run?)")
+            _fail_database(exc.orig or exc)
         except SQLAlchemyError as exc:
             _fail(f"database: {exc}")
         except ValidationError as exc:
@@ -41,6 +42,11 @@ class ErrorsAsOneLine(TyperGroup):
             _fail(f"configuration: {where}: {problem['msg']}")
         except OSError as exc:
             _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+
+
+def _fail_database(cause: BaseException) -> None:
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    _fail(f"database: {first} (is the database reachable, and has `tierbook migrate` run?)")
 
 
 def _fail(message: str) -> None:

@@ -31,6 +31,21 @@ def test_a_command_on_an_unmigrated_database_says_so_in_one_line(tmp_path: Path)
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1:1/test", "connection"),
+        ("sqlite:////nonexistent-tierbook-directory/tierbook.db", "unable to open database file"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_is_said_in_one_line(url: str, cause: str) -> None:
+    result = Cli(url)("keys", "list", code=1)
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: database:")
+    assert cause in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_keys_create_prints_a_token_alone_on_its_last_line_that_authenticates(cli: Cli) -> None:
     result = cli("keys", "create", "--tenant", "acme", "--name", "pos", "--scopes", "read,write")
     token = last_line(result.output)

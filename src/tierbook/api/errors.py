@@ -31,7 +31,11 @@ STATUS: tuple[tuple[type[e.TierbookError], int], ...] = (
     (e.Conflict, 409),
     (e.Unauthenticated, 401),
     (e.Forbidden, 403),
+    (e.Unavailable, 503),
 )
+
+RETRY_AFTER_S = 5
+"""What a 503 (the database cannot be reached) asks the caller to wait before trying again."""
 
 
 def status_of(error: e.TierbookError) -> int:
@@ -71,10 +75,11 @@ def register_dialect(prefix: str, renderer: Renderer) -> None:
 
 def render(request: Request, error: ApiError) -> Response:
     path = request.url.path
-    for prefix, renderer in _renderers:
-        if path.startswith(prefix):
-            return renderer(request, error)
-    return native_renderer(request, error)
+    renderer = next((r for prefix, r in _renderers if path.startswith(prefix)), native_renderer)
+    response = renderer(request, error)
+    if response.status_code == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def from_tierbook(error: e.TierbookError) -> ApiError:
@@ -131,6 +136,9 @@ HTTP_CODES = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.TierbookError)
     async def tierbook_error(request: Request, exc: e.TierbookError) -> Response:
+        if isinstance(exc, e.Unavailable):
+            where = f"{request.method} {request.url.path}"
+            log.warning("database unavailable on %s: %s", where, exc.__cause__)
         return render(request, from_tierbook(exc))
 
     @app.exception_handler(RequestValidationError)

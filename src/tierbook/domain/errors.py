@@ -18,9 +18,10 @@ TierbookError
 │   ├── IdempotencyConflict      a key was reused for a different entry
 │   ├── RulesChangeRefused       a rules change would renumber ranks or drop a held tier
 │   └── ConcurrentUpdate         another writer won; the caller may retry
-└── AuthError
-    ├── Unauthenticated          no key, or a wrong one (401)
-    └── Forbidden                the key lacks the scope (403)
+├── AuthError
+│   ├── Unauthenticated          no key, or a wrong one (401)
+│   └── Forbidden                the key lacks the scope (403)
+└── Unavailable                  the database cannot be reached; the caller may retry (503)
 """
 
 from __future__ import annotations
@@ -120,3 +121,7 @@ class Unauthenticated(AuthError):
 
 class Forbidden(AuthError):
     code = "forbidden"
+
+
+class Unavailable(TierbookError):
+    code = "unavailable"

@@ -7,7 +7,8 @@ write lock at once, so two writers never both read and then fail to upgrade) and
 `BEGIN` for readers.
 
 Errors that mean "another writer won; retry" — SQLite's "database is locked", PostgreSQL's
-serialization failures, deadlocks and lock timeouts — are raised as `ConcurrentUpdate`.
+serialization failures, deadlocks and lock timeouts — are raised as `ConcurrentUpdate`; a
+database that cannot be reached (no connection could be made, or one was lost) as `Unavailable`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.pool import StaticPool
 
-from tierbook.domain.errors import ConcurrentUpdate
+from tierbook.domain.errors import ConcurrentUpdate, Unavailable
 
 WRITE_OPTION = "tierbook_write"
 """Connection execution option: true on a unit of work that will write."""
@@ -170,6 +171,11 @@ def _sqlite_engine(
 
 def _translate_error(context: ExceptionContext) -> None:
     original = context.original_exception
+    if context.is_pre_ping:
+        return  # the pool replaces the connection it pinged
+    if context.connection is None or context.is_disconnect:
+        # Connecting failed, or the connection was lost: the cause stays chained for the logs.
+        raise Unavailable("the database cannot be reached; retry later") from original
     if _is_retryable(original):
         raise ConcurrentUpdate(
             "another writer changed the same data at the same time; retry",

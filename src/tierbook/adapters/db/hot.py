@@ -21,7 +21,9 @@ lone SELECT needs no transaction), with no worker thread involved; handing each 
 thread and back serves about half as many. Outside the lifespan (no pool open in the running
 event loop) a read runs in a worker thread on a connection of the engine's pool, without the
 liveness ping the main pool makes on every checkout. Either way a connection that died fails
-the read, which is then answered the ordinary way.
+the read, which is then answered the ordinary way, and so is a read that found no pooled
+connection free within `POOL_WAIT_S` (the database unreachable, or every connection busy far
+longer than a read takes).
 
 A read the driver fails gives no snapshot (None), as does a member that does not exist, or one
 whose program this process has not parsed at its current etag (the statement leaves the
@@ -51,6 +53,9 @@ from tierbook.service.ports import StateKeys
 
 StateKey = tuple[int, str]
 _Pool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+
+POOL_WAIT_S = 1.0
+"""How long a PostgreSQL hot read waits for a pooled connection before the route answers it."""
 
 
 class _Statement:
@@ -219,7 +224,7 @@ class SqlHotReads:
 
     async def _rows_async(self, pool: _Pool, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         # A connection that fails is closed, and the pool then replaces it.
-        async with pool.connection() as connection, connection.cursor() as cursor:
+        async with pool.connection(POOL_WAIT_S) as connection, connection.cursor() as cursor:
             return await self._statement.rows_async(cursor, values)
 
     def _rows_sqlite(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
