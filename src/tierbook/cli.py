@@ -8,7 +8,7 @@ tierbook's error tree prints as one line on stderr and exits 1; a usage error ex
 from __future__ import annotations
 
 import os
-import time
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -77,12 +77,19 @@ def serve(
     ] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    deliver: Annotated[
+        bool,
+        typer.Option(
+            "--deliver/--no-deliver",
+            help="Also deliver tier events to the registered webhooks, as `tierbook deliver`.",
+        ),
+    ] = True,
 ) -> None:
     """Migrate the database and serve the API; --demo loads a demo and prints a key and curls."""
     from tierbook.cli_serve import run
 
     with opened(migrate=True) as container:
-        run(container, host=host, port=port, demo=demo, out=out)
+        run(container, host=host, port=port, demo=demo, deliver=deliver, out=out)
 
 
 @app.command()
@@ -246,20 +253,23 @@ def deliver(
     ] = 5.0,
 ) -> None:
     """Deliver tier events to the registered webhooks (signed, retried); runs until stopped."""
+
+    def said(report: webhooks.DeliveryReport) -> None:
+        if once or report.sent:
+            out.print(
+                f"deliver: {report.dispatched} events handed over, {report.delivered} "
+                f"delivered, {report.retrying} to retry, {report.failed} given up",
+                markup=False,
+            )
+
     with opened() as container, HttpSender() as sender:
-        while True:
-            report = webhooks.deliver_due(container.uow_factory, container.clock, sender)
-            sent = report.delivered + report.retrying + report.failed
-            if once or sent:
-                out.print(
-                    f"deliver: {report.dispatched} events handed over, {report.delivered} "
-                    f"delivered, {report.retrying} to retry, {report.failed} given up",
-                    markup=False,
-                )
-            if once:
-                return
-            if not sent:  # nothing was due: wait for the next round
-                time.sleep(interval)
+        if once:
+            said(webhooks.deliver_due(container.uow_factory, container.clock, sender))
+            return
+        never = threading.Event()  # stopped by a signal, as any foreground command
+        webhooks.deliver_until(
+            container.uow_factory, container.clock, sender, never, interval_s=interval, rounds=said
+        )
 
 
 # ------------------------------------------------------------------------------------ reads

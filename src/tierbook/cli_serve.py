@@ -1,25 +1,67 @@
-"""`tierbook serve`: the API under uvicorn; `--demo` loads the demo and prints how to call it."""
+"""`tierbook serve`: the API under uvicorn, and beside it (unless `--no-deliver`) a thread that
+delivers tier events to the registered webhooks, as `tierbook deliver` does; deliverers claim
+what they send, so any number of them may run. `--demo` loads the demo and prints how to call
+it."""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 
 import uvicorn
 from rich.console import Console
 
 from tierbook import demo as demo_data
+from tierbook.adapters.webhooks import HttpSender
 from tierbook.bootstrap import Container
 from tierbook.cli_render import curl_lines
-from tierbook.service import auth
+from tierbook.service import auth, webhooks
+
+DELIVER_INTERVAL_S = 5.0
+"""Seconds between delivery rounds that found nothing to send (`tierbook deliver`'s default)."""
+
+log = logging.getLogger("tierbook.webhooks")
 
 
-def run(container: Container, *, host: str, port: int, demo: bool, out: Console) -> None:
+def run(
+    container: Container, *, host: str, port: int, demo: bool, deliver: bool, out: Console
+) -> None:
     from tierbook.api.app import create_app  # the web stack is loaded only to serve
 
     app = create_app(container)
     if demo:
         _demo(container, host=host, port=port, out=out)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    stop = threading.Event()
+    delivering = threading.Thread(
+        target=_deliver, args=(container, stop), name="tierbook-deliver", daemon=True
+    )
+    if deliver:
+        delivering.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        if deliver:
+            delivering.join(timeout=30)
+
+
+def _deliver(container: Container, stop: threading.Event) -> None:
+    """Deliver until `stop`; a failed round (the database out of reach, say) is logged, and the
+    next one comes after the usual interval."""
+    with HttpSender() as sender:
+        while not stop.is_set():
+            try:
+                webhooks.deliver_until(
+                    container.uow_factory,
+                    container.clock,
+                    sender,
+                    stop,
+                    interval_s=DELIVER_INTERVAL_S,
+                )
+            except Exception:  # the server keeps serving; the log says why
+                log.exception("webhook delivery failed; trying again in %s s", DELIVER_INTERVAL_S)
+                stop.wait(DELIVER_INTERVAL_S)
 
 
 def _demo(container: Container, *, host: str, port: int, out: Console) -> None:

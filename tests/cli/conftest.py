@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,9 +18,10 @@ from tierbook.adapters.db.migrate import upgrade
 from tierbook.bootstrap import Container, bootstrap
 from tierbook.cli import app
 from tierbook.config import Settings
-from tierbook.service import members
+from tierbook.service import members, webhooks
 from tierbook.service.clocks import FixedClock, SystemClock
 from tierbook.service.commands import EnrolMember
+from tierbook.service.model import Webhook
 from tierbook.service.ports import Clock
 
 TENANT = "acme"
@@ -88,6 +89,17 @@ class Cli:
                 uow.commit()
         finally:
             container.close()
+
+    def webhook(self, url: str, tenant: str = TENANT) -> Webhook:
+        """A webhook to `url`, registered a day ago (so it wants what happens from now on)."""
+        container = self.container(FixedClock(datetime.now(UTC) - timedelta(days=1)))
+        try:
+            with container.uow_factory() as uow:
+                hook = webhooks.register(uow, container.clock, tenant_id=tenant, url=url)
+                uow.commit()
+        finally:
+            container.close()
+        return hook
 
     def entries(self, member_ids: Sequence[str], tenant: str = TENANT) -> int:
         container = self.container()

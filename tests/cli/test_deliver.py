@@ -5,23 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.cli.conftest import TENANT, Cli
+from tests.cli.conftest import Cli
 from tests.receiver import Receiver
 from tierbook.service import webhooks
-from tierbook.service.clocks import FixedClock
 
 
 def test_deliver_once_sends_what_is_due_and_reports_it(cli_on: Cli, tmp_path: Path) -> None:
     receiver = Receiver()
     try:
         cli_on.program(tmp_path)
-        container = cli_on.container(FixedClock(datetime.now(UTC) - timedelta(days=1)))
-        try:
-            with container.uow_factory() as uow:
-                hook = webhooks.register(uow, container.clock, tenant_id=TENANT, url=receiver.url)
-                uow.commit()
-        finally:
-            container.close()
+        hook = cli_on.webhook(receiver.url)
         cli_on.enrol(["m1", "m2"], datetime.now(UTC) - timedelta(hours=1))
         first = cli_on("deliver", "--once")
         assert first.stdout.startswith(

@@ -9,10 +9,17 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+from tests.cli.conftest import Cli
+from tests.receiver import Receiver
 
 
 def free_port() -> int:
@@ -113,3 +120,43 @@ def test_serve_demo_prints_curl_lines_that_work(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def serving(cli: Cli, *options: str) -> Iterator[None]:
+    """`tierbook serve` on `cli`'s database, as a real process, until the block ends."""
+    port = free_port()
+    log = Path(tempfile.mkdtemp()) / "stderr.txt"
+    env = {**os.environ, "TIERBOOK_DATABASE_URL": cli.database_url}
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tierbook.cli", "serve", "--port", str(port), *options],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            wait_for_health(f"http://127.0.0.1:{port}", process, log)
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def test_serve_delivers_webhooks_unless_told_not_to(cli: Cli, tmp_path: Path) -> None:
+    receiver = Receiver()
+    try:
+        cli.program(tmp_path)
+        cli.webhook(receiver.url)
+        cli.enrol(["m1"], datetime.now(UTC) - timedelta(hours=1))
+        with serving(cli, "--no-deliver"):
+            pass
+        assert cli("deliver", "--once").stdout.startswith("deliver: 1 events handed over")
+        cli.enrol(["m2", "m3"], datetime.now(UTC) - timedelta(hours=1))
+        with serving(cli):
+            deadline = time.monotonic() + 60
+            while len(receiver.received) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert sorted(e["data"]["subject_id"] for e in receiver.events()) == ["m1", "m2", "m3"]
+    finally:
+        receiver.close()

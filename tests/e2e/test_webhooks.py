@@ -4,7 +4,7 @@ retried on failure, filtered by type and tenant, disabled; bad registrations ref
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -91,6 +91,100 @@ def test_each_event_is_delivered_once_and_signed(
         ("delivered", 1, 200),
         ("delivered", 1, 200),
     ]
+
+
+def test_a_change_a_late_entry_moved_is_retracted_before_its_replacement(
+    api: Api, container: Container, clock: FixedClock, receiver: Receiver, sender: HttpSender
+) -> None:
+    """A purchase dated before an upgrade the member already had moves that upgrade earlier:
+    subscribers hear that the first one no longer holds, then of the one that does."""
+    register(api, receiver.url)
+    enrolled_at = clock.now()
+    member_id = upgrade(api, clock)
+    first = deliver(container, clock, sender)
+    assert first.delivered == 2
+    later(clock, timedelta(days=1))
+    late = (enrolled_at + timedelta(hours=2)).isoformat()
+    api.record(member_id=member_id, occurred_at=late, points=1000, idempotency_key="late")
+    assert deliver(container, clock, sender).delivered == 2
+    events = receiver.events()
+    assert [e["type"] for e in events] == [
+        "tier.achieved",
+        "tier.upgraded",
+        "tier.retracted",
+        "tier.upgraded",
+    ]
+    upgraded, retracted, replacement = (e["data"] for e in events[1:])
+    assert retracted["retracts"] == "tier.upgraded"
+    assert {k: v for k, v in retracted.items() if k != "retracts"} == upgraded
+    assert replacement["at"] < upgraded["at"]
+    assert replacement["to_tier_id"] == upgraded["to_tier_id"]
+    # A live entry (after everything stored) retracts nothing.
+    later(clock, timedelta(days=1))
+    api.record(member_id=member_id, occurred_at=clock.now().isoformat(), points=10)
+    assert deliver(container, clock, sender).delivered == 0
+
+
+def test_a_webhook_may_ask_for_retractions_alone(api: Api) -> None:
+    hook = register(api, "http://127.0.0.1:9/hook", events=["tier.retracted"])
+    assert hook["events"] == ["tier.retracted"]
+
+
+def test_deliverers_side_by_side_send_each_delivery_once(
+    api: Api, container: Container, clock: FixedClock, receiver: Receiver, sender: HttpSender
+) -> None:
+    """A second deliverer that runs while the first is sending finds nothing of what the first
+    claimed; a claim whose deliverer never came back is taken again once its lease ends."""
+    register(api, receiver.url)
+    upgrade(api, clock)
+    upgrade(api, clock)  # four events in all
+    beside: list[webhooks.DeliveryReport] = []
+
+    class Interrupted:
+        """Starts another deliverer during its first POST."""
+
+        def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> webhooks.SendResult:
+            if not beside:
+                beside.append(deliver(container, clock, sender))
+            return sender.post(url, body, headers)
+
+    report = webhooks.deliver_due(container.uow_factory, clock, Interrupted())
+    assert (report.delivered, beside[0].sent) == (4, 0)
+    assert len(receiver.received) == 4
+    assert len({e["id"] for e in receiver.events()}) == 4
+    # A deliverer that claims and then stops (it never records an attempt).
+    upgrade(api, clock)
+    with container.uow_factory() as uow:
+        webhooks.dispatch(uow, clock.now())
+        now = clock.now()
+        claimed = uow.webhooks.claim_due(now, 10, now + webhooks.LEASE)
+        uow.commit()
+    assert len(claimed) == 2
+    assert deliver(container, clock, sender).sent == 0
+    later(clock, webhooks.LEASE)
+    assert deliver(container, clock, sender).delivered == 2
+    assert len(receiver.received) == 6
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_claim_in_progress_is_skipped_not_waited_for(
+    api: Api, container: Container, clock: FixedClock, receiver: Receiver
+) -> None:
+    """On PostgreSQL claims run at once in several transactions: each skips the deliveries
+    another one holds (SQLite's claims take turns at its one write lock)."""
+    register(api, receiver.url)
+    upgrade(api, clock)
+    with container.uow_factory() as uow:
+        webhooks.dispatch(uow, clock.now())
+        uow.commit()
+    now = clock.now()
+    with container.uow_factory() as first, container.uow_factory() as second:
+        assert len(first.webhooks.claim_due(now, 1, now + webhooks.LEASE)) == 1
+        assert len(second.webhooks.claim_due(now, 10, now + webhooks.LEASE)) == 1
+        first.commit()
+        second.commit()
+    with container.uow_factory() as third:
+        assert third.webhooks.claim_due(now, 10, now + webhooks.LEASE) == []
 
 
 def test_a_failing_endpoint_is_retried_on_schedule_then_given_up(

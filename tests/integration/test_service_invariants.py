@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
@@ -24,13 +24,14 @@ from tierbook.bootstrap import ProcessSweeper
 from tierbook.config import Settings
 from tierbook.domain.errors import InvalidAssignment, InvalidEntry
 from tierbook.domain.ledger import EntryKind
-from tierbook.domain.state import AssignmentMode
+from tierbook.domain.state import AssignmentMode, HistoryRecord
 from tierbook.service import activities, members, programs, queries, tiers
 from tierbook.service import sweep as sweeping
 from tierbook.service.clocks import FixedClock
 from tierbook.service.commands import AssignTier, EnrolMember, RecordActivity, UpdateMember
 from tierbook.service.documents import parse_document
-from tierbook.service.subjects import load_program, replay, subject_by_id
+from tierbook.service.model import OutboxEvent
+from tierbook.service.subjects import RETRACTED, load_program, replay, subject_by_id
 
 START = datetime(2025, 1, 1, 9, tzinfo=UTC)
 
@@ -212,6 +213,50 @@ def _assert_stored_equals_replay(uow_factory: SqlUnitOfWorkFactory, tenant: str)
     return checked
 
 
+def _told(record: HistoryRecord) -> tuple[Any, ...]:
+    return (record.at.isoformat(), record.from_tier_id, record.to_tier_id, record.reason.value)
+
+
+def _as_told(events: list[OutboxEvent]) -> dict[int, list[tuple[Any, ...]]]:
+    """One subject's changes by group, as a subscriber keeps them: it appends each change event
+    and takes back the changes a run of `tier.retracted` events names, which must be the last
+    it was told, in order."""
+    told: dict[int, list[tuple[Any, ...]]] = {}
+    retracted: dict[int, list[tuple[Any, ...]]] = {}
+
+    def take_back(group_id: int) -> None:
+        run, changes = retracted.pop(group_id, []), told[group_id]
+        assert changes[len(changes) - len(run) :] == run, run
+        del changes[len(changes) - len(run) :]
+
+    for event in events:
+        p = event.payload
+        change = (p["at"], p["from_tier_id"], p["to_tier_id"], p["reason"])
+        told.setdefault(event.group_id, [])
+        if event.type == RETRACTED:
+            retracted.setdefault(event.group_id, []).append(change)
+        else:
+            take_back(event.group_id)
+            told[event.group_id].append(change)
+    for group_id in list(retracted):
+        take_back(group_id)
+    return told
+
+
+def _assert_events_tell_the_history(uow_factory: SqlUnitOfWorkFactory, tenant: str) -> int:
+    """Every subject's events, as a subscriber keeps them, give its stored history."""
+    checked = 0
+    with uow_factory(write=False) as uow:
+        for subject_id in (*MEMBERS, "h1", "h2"):
+            told = _as_told(uow.outbox.for_subject(tenant, subject_id))
+            for group_id, changes in told.items():
+                stored = uow.states.get(tenant, group_id, subject_id)
+                assert stored is not None
+                assert changes == [_told(r) for r in stored.history], (group_id, subject_id)
+                checked += 1
+    return checked
+
+
 @settings(
     max_examples=15,
     deadline=None,
@@ -220,6 +265,10 @@ def _assert_stored_equals_replay(uow_factory: SqlUnitOfWorkFactory, tenant: str)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(plan=st.lists(st.tuples(st.integers(0, 60), step), min_size=1, max_size=14))
+# A back-dated purchase that moves an upgrade earlier: the stored history is rewritten.
+@example(
+    plan=[(50, ("buy", "ann", 600, 0)), (1, ("buy", "ann", 600, 0)), (5, ("buy", "ann", 900, 40))]
+)
 def test_stored_state_always_equals_a_replay_of_the_ledger(
     uow_factory: SqlUnitOfWorkFactory, plan: list[tuple[int, tuple[str, str, Any, int]]]
 ) -> None:
@@ -231,6 +280,7 @@ def test_stored_state_always_equals_a_replay_of_the_ledger(
         clock.set(clock.now() + timedelta(days=days, hours=days % 7))
         _apply(uow_factory, clock, tenant, op, entries)
     assert _assert_stored_equals_replay(uow_factory, tenant) >= 3
+    assert _assert_events_tell_the_history(uow_factory, tenant) >= 3
     later = clock.now() + timedelta(days=400)
     with uow_factory(write=False) as uow:
         program = load_program(uow, tenant, 1)

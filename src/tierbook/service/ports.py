@@ -218,8 +218,10 @@ class WebhookRepository(Protocol):
         """A pending delivery per (event, webhook), first due at `at` (a known pair is kept)."""
         ...
 
-    def due(self, at: datetime, limit: int) -> list[Delivery]:
-        """Pending deliveries due at `at`, of every tenant, the longest-waiting first."""
+    def claim_due(self, at: datetime, limit: int, until: datetime) -> list[Delivery]:
+        """Pending deliveries due at `at`, of every tenant, the longest-waiting first, each
+        made due again only at `until` (a lease: no other deliverer takes them meanwhile, and
+        `record_attempt` replaces it). Deliveries another transaction is claiming are skipped."""
         ...
 
     def record_attempt(self, delivery: Delivery) -> None:

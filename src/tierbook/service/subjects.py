@@ -4,7 +4,9 @@ A state belongs to a member, or in a `household` group to the member's household
 (or `refresh_many`, for many subjects at once) is the one place a state is written: it runs
 the subject's ledger through the tier clock (from the stored state where the clock can resume
 from it), stores the state and its history, and writes an outbox event for every change not
-stored before, all inside the caller's unit of work.
+stored before, all inside the caller's unit of work. Where a replay no longer gives a stored
+change (an entry dated before it moved or undid it), a `tier.retracted` event withdraws that
+change, ahead of the events of what the replay gives instead.
 
 `refresh_many` reads the ledgers, assignments, stored states and histories of all its subjects
 in a few queries, and writes their states, history tails and events in a few more: the sweep's
@@ -38,6 +40,8 @@ EVENT_TYPES = {
     Reason.ASSIGNMENT_EXPIRED: "tier.assignment_expired",
     Reason.RESET: "tier.reset",
 }
+RETRACTED = "tier.retracted"
+"""The event of a stored change that a replay of the subject no longer gives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +260,8 @@ class Evaluated:
     write: StateWrite
     changes: tuple[TierChange, ...]
     as_of: datetime
+    withdrawn: tuple[TierChange, ...] = ()
+    """Stored changes the evaluation no longer gives (its history differs from them on)."""
 
 
 def evaluate_many(
@@ -306,6 +312,7 @@ def evaluate_many(
     evaluated: list[Evaluated] = []
     for subject, evaluation in zip(unique, evaluations, strict=True):
         new = evaluation.history
+        withdrawn: tuple[HistoryRecord, ...] = ()
         if evaluation.resumed:  # `new` holds only what follows the stored history
             write, added = StateWrite(evaluation.state, new, kept=None), new
         else:
@@ -313,16 +320,15 @@ def evaluate_many(
             same = 0
             while same < min(len(old), len(new)) and old[same] == new[same]:
                 same += 1
-            added = new[same:]
+            added, withdrawn = new[same:], old[same:]
             write = StateWrite(evaluation.state, added, kept=same, stored=len(old))
         evaluated.append(
             Evaluated(
                 key=subject.key,
                 write=write,
-                changes=tuple(
-                    TierChange(program.id, subject.group.id, subject.id, r) for r in added
-                ),
+                changes=_changes(program.id, subject, added),
                 as_of=as_of,
+                withdrawn=_changes(program.id, subject, withdrawn),
             )
         )
     return evaluated
@@ -331,13 +337,29 @@ def evaluate_many(
 def store(
     uow: UnitOfWork, tenant_id: str, program_id: int, evaluated: Sequence[Evaluated]
 ) -> list[TierChange]:
-    """Write evaluated states, their history tails and an outbox event for every change."""
+    """Write evaluated states, their history tails and an outbox event for every change (after
+    one for each stored change withdrawn)."""
     if not evaluated:
         return []
     uow.states.save_many(tenant_id, program_id, [e.write for e in evaluated])
     changes = [change for e in evaluated for change in e.changes]
-    uow.outbox.add([_event(tenant_id, c, e.as_of) for e in evaluated for c in e.changes])
+    uow.outbox.add(
+        [
+            event
+            for e in evaluated
+            for event in (
+                *(_event(tenant_id, c, e.as_of, retracted=True) for c in e.withdrawn),
+                *(_event(tenant_id, c, e.as_of) for c in e.changes),
+            )
+        ]
+    )
     return changes
+
+
+def _changes(
+    program_id: int, subject: Subject, records: Sequence[HistoryRecord]
+) -> tuple[TierChange, ...]:
+    return tuple(TierChange(program_id, subject.group.id, subject.id, r) for r in records)
 
 
 def _pool(ledgers: Mapping[str, list[Entry]], member_ids: Sequence[str]) -> list[Entry]:
@@ -349,12 +371,18 @@ def _pool(ledgers: Mapping[str, list[Entry]], member_ids: Sequence[str]) -> list
     return pooled
 
 
-def _event(tenant_id: str, change: TierChange, now: datetime) -> OutboxEvent:
+def _event(
+    tenant_id: str, change: TierChange, now: datetime, *, retracted: bool = False
+) -> OutboxEvent:
+    """The change's event; with `retracted`, the event that withdraws it (its payload names the
+    withdrawn event's type in `retracts`)."""
     record = change.record
+    kind = EVENT_TYPES[record.reason]
+    extra = {"retracts": kind} if retracted else {}
     return OutboxEvent(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
-        type=EVENT_TYPES[record.reason],
+        type=RETRACTED if retracted else kind,
         subject_id=change.subject_id,
         program_id=change.program_id,
         group_id=change.group_id,
@@ -368,6 +396,7 @@ def _event(tenant_id: str, change: TierChange, now: datetime) -> OutboxEvent:
             "reason": record.reason.value,
             "at": record.at.isoformat(),
             "figures": dict(record.figures),
-        },
+        }
+        | extra,
         created_at=now,
     )

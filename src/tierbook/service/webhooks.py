@@ -1,7 +1,8 @@
 """Webhooks: tier events delivered to the endpoints a tenant registers, signed, with retries.
 
 Every tier change is written to the outbox in the transaction that made it. Delivery runs
-apart from requests (`tierbook deliver`), in two steps:
+apart from requests (`tierbook deliver`, or the thread `tierbook serve` runs beside the API), in
+two steps:
 
 - `dispatch` hands outbox events to delivery: one pending delivery per event and webhook that
   wants it (its event types; registered before the event), and marks the event handed over.
@@ -9,9 +10,13 @@ apart from requests (`tierbook deliver`), in two steps:
   outcome: a 2xx delivers; anything else (another status, a timeout, a refused connection) is
   tried again after `RETRY_AFTER[attempts - 1]`, and given up after `MAX_ATTEMPTS`.
 
-Delivery is at least once: a receiver deduplicates by the event's `id` (the `Tierbook-Event-Id`
-header). Each request is signed: `Tierbook-Signature: t=UNIX_SECONDS,v1=HEX`, where HEX is
-HMAC-SHA256 with the webhook's secret over `"{t}.{body}"`; `verify_signature` checks one.
+Deliverers may run side by side (every server, any `tierbook deliver`): each claims a few due
+deliveries at a time in a short transaction, which makes them due again only after `LEASE`, and
+sends those alone; the outcome of an attempt replaces the lease. Delivery is at least once (a
+deliverer that stops mid-send leaves its claims to expire): a receiver deduplicates by the
+event's `id` (the `Tierbook-Event-Id` header). Each request is signed:
+`Tierbook-Signature: t=UNIX_SECONDS,v1=HEX`, where HEX is HMAC-SHA256 with the webhook's secret
+over `"{t}.{body}"`; `verify_signature` checks one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -30,9 +35,9 @@ import orjson
 from tierbook.domain.errors import InvalidInput, UnknownWebhook
 from tierbook.service.model import Delivery, OutboxEvent, Webhook
 from tierbook.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from tierbook.service.subjects import EVENT_TYPES
+from tierbook.service.subjects import EVENT_TYPES, RETRACTED
 
-EVENT_NAMES = frozenset(EVENT_TYPES.values())
+EVENT_NAMES = frozenset(EVENT_TYPES.values()) | {RETRACTED}
 RETRY_AFTER = (
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -44,6 +49,11 @@ RETRY_AFTER = (
 )
 """The wait after each failed attempt; the attempt after the last wait is the last one."""
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
+CLAIM = 10
+"""Deliveries a deliverer claims at once."""
+LEASE = timedelta(minutes=5)
+"""How long a claim keeps other deliverers off: longer than `CLAIM` attempts take, each at most
+the sender's timeout."""
 MAX_URL = 2048
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 
@@ -71,6 +81,19 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+
+    @property
+    def sent(self) -> int:
+        """Deliveries attempted, whatever came of them."""
+        return self.delivered + self.retrying + self.failed
+
+
+class Stop(Protocol):
+    """When to stop (a `threading.Event`)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 # -- registering ---------------------------------------------------------------------------------
@@ -165,22 +188,59 @@ def deliver_due(
         report.dispatched += handed
         if not handed:
             break
-    with uow_factory(write=False) as uow:
-        due = uow.webhooks.due(clock.now(), limit)
-    for delivery in due:
-        body = event_body(delivery.event)
-        result = sender.post(delivery.webhook.url, body, headers(delivery, body, clock.now()))
-        outcome = after_attempt(delivery, result, clock.now())
+    sent = 0
+    while sent < limit:
         with uow_factory() as uow:
-            uow.webhooks.record_attempt(outcome)
+            now = clock.now()
+            claimed = uow.webhooks.claim_due(now, min(CLAIM, limit - sent), now + LEASE)
             uow.commit()
-        if outcome.delivered_at is not None:
-            report.delivered += 1
-        elif outcome.failed_at is not None:
-            report.failed += 1
-        else:
-            report.retrying += 1
+        if not claimed:
+            break
+        for delivery in claimed:
+            _attempt(uow_factory, clock, sender, delivery, report)
+        sent += len(claimed)
     return report
+
+
+def _attempt(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    sender: Sender,
+    delivery: Delivery,
+    report: DeliveryReport,
+) -> None:
+    """Send one claimed delivery, outside any transaction, and store its outcome."""
+    body = event_body(delivery.event)
+    result = sender.post(delivery.webhook.url, body, headers(delivery, body, clock.now()))
+    outcome = after_attempt(delivery, result, clock.now())
+    with uow_factory() as uow:
+        uow.webhooks.record_attempt(outcome)
+        uow.commit()
+    if outcome.delivered_at is not None:
+        report.delivered += 1
+    elif outcome.failed_at is not None:
+        report.failed += 1
+    else:
+        report.retrying += 1
+
+
+def deliver_until(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    sender: Sender,
+    stop: Stop,
+    *,
+    interval_s: float,
+    rounds: Callable[[DeliveryReport], None] | None = None,
+) -> None:
+    """`deliver_due` round after round until `stop` is set: the next round at once after one
+    that sent something, `interval_s` after one with nothing to send. `rounds` hears of each."""
+    while not stop.is_set():
+        report = deliver_due(uow_factory, clock, sender)
+        if rounds is not None:
+            rounds(report)
+        if not report.sent:
+            stop.wait(interval_s)
 
 
 def after_attempt(delivery: Delivery, result: SendResult, at: datetime) -> Delivery:

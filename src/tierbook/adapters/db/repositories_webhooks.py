@@ -96,13 +96,22 @@ class SqlWebhookRepository(SqlRepository):
             ],
         )
 
-    def due(self, at: datetime, limit: int) -> list[Delivery]:
+    def claim_due(self, at: datetime, limit: int, until: datetime) -> list[Delivery]:
+        # PostgreSQL locks the rows it returns and skips those another claim holds; SQLite has
+        # one writer, so a claim there waits for the one before it and sees its lease.
         rows = self._conn.execute(
             _JOINED.where(*_PENDING, _d.next_attempt_at <= at, _w.disabled_at.is_(None))
             .order_by(_d.next_attempt_at, outbox.c.seq, _d.webhook_id)
             .limit(limit)
+            .with_for_update(of=webhook_deliveries, skip_locked=True)
         )
-        return [_delivery(row) for row in rows]
+        due = [_delivery(row) for row in rows]
+        if due:
+            self._conn.execute(
+                _LEASE,
+                [{"e": d.event.id, "w": d.webhook.id, "until": until} for d in due],
+            )
+        return due
 
     def record_attempt(self, delivery: Delivery) -> None:
         self._conn.execute(
@@ -125,6 +134,13 @@ class SqlWebhookRepository(SqlRepository):
             .limit(limit)
         )
         return [_delivery(row) for row in rows]
+
+
+_LEASE = (
+    sa.update(webhook_deliveries)
+    .where(_d.event_id == sa.bindparam("e"), _d.webhook_id == sa.bindparam("w"))
+    .values(next_attempt_at=sa.bindparam("until"))
+)
 
 
 def _webhook(row: AnyRow, prefix: str = "") -> Webhook:
