@@ -107,7 +107,8 @@ def _postgres_version() -> str | None:
 
 
 def _commit() -> str | None:
-    """The code measured: the checkout's commit, marked when it has uncommitted changes."""
+    """The code measured: the checkout's commit, marked when it has uncommitted changes (the
+    results earlier benchmarks wrote into `bench/results` are not code, and do not count)."""
     here = str(Path(__file__).resolve().parent)
 
     def git(*args: str) -> str:
@@ -118,7 +119,14 @@ def _commit() -> str | None:
 
     try:
         head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ":(top)",
+            ":(top,exclude)bench/results",
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}+changes" if dirty else head
