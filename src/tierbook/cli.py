@@ -250,7 +250,7 @@ def deliver(
     ] = False,
     interval: Annotated[
         float, typer.Option("--interval", min=0.1, help="Seconds between rounds.")
-    ] = 5.0,
+    ] = webhooks.INTERVAL_S,
 ) -> None:
     """Deliver tier events to the registered webhooks (signed, retried); runs until stopped."""
 

@@ -18,9 +18,6 @@ from tierbook.bootstrap import Container
 from tierbook.cli_render import curl_lines
 from tierbook.service import auth, webhooks
 
-DELIVER_INTERVAL_S = 5.0
-"""Seconds between delivery rounds that found nothing to send (`tierbook deliver`'s default)."""
-
 log = logging.getLogger("tierbook.webhooks")
 
 
@@ -57,11 +54,11 @@ def _deliver(container: Container, stop: threading.Event) -> None:
                     container.clock,
                     sender,
                     stop,
-                    interval_s=DELIVER_INTERVAL_S,
+                    interval_s=webhooks.INTERVAL_S,
                 )
             except Exception:  # the server keeps serving; the log says why
-                log.exception("webhook delivery failed; trying again in %s s", DELIVER_INTERVAL_S)
-                stop.wait(DELIVER_INTERVAL_S)
+                log.exception("webhook delivery failed; trying again in %s s", webhooks.INTERVAL_S)
+                stop.wait(webhooks.INTERVAL_S)
 
 
 def _demo(container: Container, *, host: str, port: int, out: Console) -> None:

@@ -51,6 +51,8 @@ RETRY_AFTER = (
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 CLAIM = 10
 """Deliveries a deliverer claims at once."""
+INTERVAL_S = 5.0
+"""Seconds a deliverer waits after a round that found nothing to send (by default)."""
 LEASE = timedelta(minutes=5)
 """How long a claim keeps other deliverers off: longer than `CLAIM` attempts take, each at most
 the sender's timeout."""
