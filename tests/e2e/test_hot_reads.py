@@ -234,3 +234,27 @@ def test_outside_the_applications_event_loop_a_read_still_answers(
     again = other.get(path, headers=headers)
     assert units.opened == before
     assert again.content == expected.content
+
+
+def test_a_failure_the_fast_lane_did_not_expect_is_answered_by_the_route(
+    api: Api,
+    members: list[str],
+    container: Container,
+    units: CountingUnits,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The fast lane runs ahead of the framework's error handling: a failure it did not
+    expect is logged and the route answers, never the server with a bare 500."""
+    path = f"/v1/members/{members[1]}/tiers"
+    expected = api.get(path).json()
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in the fast lane")
+
+    monkeypatch.setattr(container.hot_reads, "snapshot", broken)
+    before = units.opened
+    response = api.get(path)
+    assert (response.status_code, response.json()) == (200, expected)
+    assert units.opened > before
+    assert "the hot read of /v1/members/" in caplog.text

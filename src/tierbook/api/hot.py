@@ -11,11 +11,14 @@ document through the same functions as its route.
 Anything else (an `as_of`, an unknown member, a key to verify, a state to replay, a first
 Omneo read that must give the record its id, any error) passes the request unchanged to the
 application, whose route answers it: the fast path never decides an outcome, it only skips the
-machinery where the outcome is already known to be a 200.
+machinery where the outcome is already known to be a 200. It runs ahead of the whole framework
+(`api.app.Application`), its error handling included, so a failure it did not expect is logged
+and the request handed on like any other.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -28,6 +31,8 @@ from tierbook.service.auth import Principal
 
 Handler = Callable[[Container, Principal, str], Awaitable[bytes | None]]
 """Renders the body of a 200 for (container, principal, id), or None to leave it to the route."""
+
+_log = logging.getLogger(__name__)
 
 _ID = re.compile(r"[A-Za-z0-9._:@+-]{1,128}")
 """Ids the fast path takes: a subset of what every route accepts, with nothing to decode."""
@@ -80,6 +85,10 @@ class HotReads:
                     return await handler(self._container, principal, item)
                 except TierbookError:
                     return None  # the route reports it
+                except Exception:
+                    # Outside the framework's error handling: the route answers instead.
+                    _log.exception("the hot read of %s failed; its route answers it", path)
+                    return None
         return None
 
     def _principal(self, scope: Scope) -> Principal | None:

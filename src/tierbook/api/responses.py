@@ -23,8 +23,9 @@ def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return instant(value)
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
-            return int(value)
+        integral = int(value)  # a decimal here is finite: every amount is checked on the way in
+        if integral == value:
+            return integral
         return orjson.Fragment(format(value.normalize(), "f").encode())
     if isinstance(value, set | frozenset):
         return sorted(value)
