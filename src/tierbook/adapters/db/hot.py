@@ -223,9 +223,15 @@ class SqlHotReads:
         return MemberSnapshot(member, program, records, record_ids)
 
     async def _rows_async(self, pool: _Pool, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        # A connection that fails is closed, and the pool then replaces it.
-        async with pool.connection(POOL_WAIT_S) as connection, connection.cursor() as cursor:
-            return await self._statement.rows_async(cursor, values)
+        # Taken and given back by hand: in autocommit the pool's context manager would only
+        # add a transaction check on exit (about 20 µs of a read's CPU). Given back, a
+        # connection that failed is closed and replaced by the pool.
+        connection = await pool.getconn(POOL_WAIT_S)
+        try:
+            async with connection.cursor() as cursor:
+                return await self._statement.rows_async(cursor, values)
+        finally:
+            await pool.putconn(connection)
 
     def _rows_sqlite(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         connection = getattr(self._local, "connection", None)
