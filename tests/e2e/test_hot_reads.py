@@ -180,7 +180,8 @@ def test_a_read_the_driver_fails_is_answered_by_the_route(
         return fail(*args)
 
     monkeypatch.setattr(hot._statement, "rows", fail)
-    monkeypatch.setattr(hot._statement, "rows_async", fail_async)
+    if hot._prepared is not None:
+        monkeypatch.setattr(hot._prepared, "rows", fail_async)
     before = units.opened
     assert api.get(path).json() == expected
     assert units.opened > before

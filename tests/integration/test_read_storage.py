@@ -3,16 +3,21 @@ timestamps, a member read with its program, and the parsed programs kept between
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg.conninfo import make_conninfo
 
 from tierbook.adapters.db.engine import make_engine
+from tierbook.adapters.db.hot import SNAPSHOT, SqlHotReads, _Prepared
 from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.repositories_catalog import _PROGRAM_ROWS, ParsedPrograms
 from tierbook.adapters.db.tables import programs
@@ -279,3 +284,51 @@ def test_a_reading_unit_of_work_on_sqlite_reads_one_snapshot(tmp_path: Path) -> 
         assert after.groups[0].rules.tiers[1].name == "Sterling"
     finally:
         engine.dispose()
+
+
+# -- the prepared snapshot on PostgreSQL ----------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_prepared_snapshot_reads_what_a_cursor_reads(engine: sa.Engine) -> None:
+    """The hot read's statement, prepared and run through libpq, gives the rows a cursor gives;
+    a connection whose read fails (here: its prepared statement gone) is closed, and a new one
+    is prepared afresh."""
+    with SqlUnitOfWorkFactory(engine)() as uow:
+        uow.programs.save(T1, make_program(groups=(10, 11)))
+        uow.members.add(
+            Member(tenant_id=T1, id="m1", program_id=PROGRAM, enrolled_at=JAN, household_id="h1")
+        )
+        uow.states.save(T1, PROGRAM, make_state(10, "m1"), [])
+        uow.states.save(T1, PROGRAM, make_state(11, "h1", tier_id=112), [])
+        uow.commit()
+    cursor_sql = SqlHotReads(engine)._statement.sql
+    prepared = _Prepared(SNAPSHOT)
+    args, options = engine.dialect.create_connect_args(engine.url)
+    options.pop("context", None)
+    conninfo = make_conninfo(*args, **options)
+    values = {"tenant_id": T1, "member_id": "m1"}
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+
+    async def read() -> None:
+        async with await connect() as other:
+            expected = await (await other.execute(cursor_sql, values)).fetchall()
+        assert [row[-6:-3] for row in expected] == [(10, "m1", mock.ANY), (11, "h1", mock.ANY)]
+        connection = await connect()
+        assert await prepared.rows(connection, values) == expected
+        assert await prepared.rows(connection, values) == expected  # prepared once, run again
+        assert await prepared.rows(connection, {"tenant_id": T1, "member_id": "nobody"}) == []
+        with pytest.raises(psycopg.DataError):  # not cut at the NUL: refused, as by a cursor
+            await prepared.rows(connection, {"tenant_id": T1, "member_id": "m1\x00x"})
+        assert not connection.closed
+        await connection.execute("DEALLOCATE ALL")
+        with pytest.raises(psycopg.Error, match="tierbook_hot_snapshot"):
+            await prepared.rows(connection, values)
+        assert connection.closed
+        async with await connect() as fresh:
+            assert await prepared.rows(fresh, values) == expected
+
+    asyncio.run(read())
