@@ -832,3 +832,13 @@ def test_amounts_scale_exactly(amount: str, scaled: int) -> None:
 def test_amounts_that_cannot_be_stored_exactly_are_refused(amount: str) -> None:
     with pytest.raises(InvalidEntry):
         serialize.to_scaled(Decimal(amount), "points")
+
+
+def test_an_instant_the_driver_gives_in_another_zone_is_read_in_utc() -> None:
+    """A session whose time zone is not UTC (tierbook sets its own sessions to UTC) still reads
+    every instant in UTC."""
+    read = utc_instant(datetime(2025, 2, 9, 21, tzinfo=timezone(timedelta(hours=11))))
+    assert read == datetime(2025, 2, 9, 10, tzinfo=UTC)
+    assert read is not None
+    assert read.tzinfo is UTC
+    assert utc_instant(datetime(2025, 2, 9, 10)) == datetime(2025, 2, 9, 10, tzinfo=UTC)

@@ -125,6 +125,8 @@ def _postgres_engine(url: URL, lock_timeout_s: float, common: dict[str, Any]) ->
     given = url.query.get("options")
     options = [given] if isinstance(given, str) else list(given or ())
     options.append(f"-c lock_timeout={int(lock_timeout_s * 1000)}")
+    # Instants come back in UTC, the zone every instant is handled in: no conversion on read.
+    options.append("-c TimeZone=UTC")
     return sa.create_engine(url.update_query_dict({"options": " ".join(options)}), **common)
 
 

@@ -47,19 +47,12 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         # SQLite has no instant type: fixed-width naive UTC text sorts and compares correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        if dialect.name == "sqlite":
-            # The text SQLite holds is ISO 8601: `fromisoformat` reads it several times faster
-            # than the driver type's pattern, and instants are read by the million in a sweep.
-            return utc_instant
-        return super().result_processor(dialect, coltype)
+    def result_processor(self, _dialect: Dialect, _coltype: Any) -> Callable[[Any], Any] | None:
+        # Instants are read by the million in a sweep. The text SQLite holds is ISO 8601:
+        # `fromisoformat` reads it several times faster than the driver type's pattern.
+        # PostgreSQL's driver gives aware datetimes, already in UTC in tierbook's sessions
+        # (`engine.make_engine`): returned as they are, without the decorator's generic path.
+        return utc_instant
 
 
 def utc_instant(value: Any) -> datetime | None:
