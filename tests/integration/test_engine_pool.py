@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
+import pytest
+import sqlalchemy as sa
+
 from tierbook.bootstrap import bootstrap
 from tierbook.config import Settings
 
@@ -22,3 +27,13 @@ def test_an_in_memory_database_is_one_shared_connection() -> None:
             assert one.connection.driver_connection is two.connection.driver_connection
     finally:
         container.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgresql_sessions_run_in_utc(engine: sa.Engine) -> None:
+    """The driver then gives every instant in UTC already, with nothing to convert on read."""
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+        now = connection.exec_driver_sql("SELECT now()").scalar()
+    assert now.tzinfo is UTC
