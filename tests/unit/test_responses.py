@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tierbook.api.responses import dumps, dumps_in_utc, instant
@@ -32,6 +32,31 @@ def test_an_instant_is_written_in_utc_with_a_z(value: datetime, text: str) -> No
 def test_decimals_are_exact_numbers_and_integers_where_integral() -> None:
     written = dumps({"a": Decimal("600.0000"), "b": Decimal("12.5000"), "c": Decimal("-0.0001")})
     assert written == b'{"a":600,"b":12.5,"c":-0.0001}'
+
+
+_AMOUNTS = st.decimals(  # what tierbook stores: four places, 64 bits scaled by 10,000
+    allow_nan=False,
+    allow_infinity=False,
+    places=4,
+    max_value=922_337_203_685_477,
+    min_value=-922_337_203_685_477,
+) | st.decimals(allow_nan=False, allow_infinity=False, max_value=10**9, min_value=-(10**9)).map(
+    lambda d: d.normalize()  # exponents: 1E+3, 1.2E-7
+)
+
+
+@given(_AMOUNTS)
+@example(Decimal("1E+3"))
+@example(Decimal("-1.20E-7"))
+@example(Decimal("-0.0"))
+@example(Decimal("12.50"))
+def test_a_decimal_is_written_with_its_exact_digits_and_nothing_more(value: Decimal) -> None:
+    text = dumps(value).decode()
+    assert Decimal(text) == value
+    if value == value.to_integral_value():
+        assert text == str(int(value))
+    else:
+        assert text == format(value.normalize(), "f")
 
 
 def test_a_set_is_written_sorted_and_anything_else_unknown_is_refused() -> None:
