@@ -21,12 +21,10 @@ _IN_UTC = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 def _default(value: Any) -> Any:
     # Decimals first: a tier state holds about twenty, and orjson writes its UTC instants
     # itself in `dumps_in_utc`.
-    if type(value) is Decimal:
+    if isinstance(value, Decimal):
         return number(value)
     if isinstance(value, datetime):
         return instant(value)
-    if isinstance(value, Decimal):
-        return number(value)
     if isinstance(value, set | frozenset):
         return sorted(value)
     raise TypeError(f"cannot write a {type(value).__name__} as JSON")
