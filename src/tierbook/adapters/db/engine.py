@@ -170,7 +170,7 @@ def _sqlite_engine(
             driver.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if _is_retryable(exc):  # another process held the write lock past the busy timeout
-                raise ConcurrentUpdate(_RETRY, details=_cause(exc)) from exc
+                raise _concurrent_update(exc) from exc
             raise
 
     _WRITER_LOCKS[engine] = WriterLock(threading.RLock(), busy_timeout_s)
@@ -185,14 +185,15 @@ def _translate_error(context: ExceptionContext) -> None:
         # Connecting failed, or the connection was lost: the cause stays chained for the logs.
         raise Unavailable("the database cannot be reached; retry later") from original
     if _is_retryable(original):
-        raise ConcurrentUpdate(_RETRY, details=_cause(original)) from original
+        raise _concurrent_update(original) from original
 
 
-_RETRY = "another writer changed the same data at the same time; retry"
-
-
-def _cause(exc: BaseException) -> dict[str, str | None]:
-    return {"cause": str(exc).splitlines()[0] if str(exc) else None}
+def _concurrent_update(cause: BaseException) -> ConcurrentUpdate:
+    """What a retryable failure of the driver (see `_is_retryable`) is reported as."""
+    return ConcurrentUpdate(
+        "another writer changed the same data at the same time; retry",
+        details={"cause": str(cause).splitlines()[0] if str(cause) else None},
+    )
 
 
 def _is_retryable(exc: BaseException) -> bool:
