@@ -1,6 +1,6 @@
 """Profiles: where a sweep, a hot read or a batch write spends its time, with pyinstrument.
 
-`python -m bench.profile {sweep,read,ingest} [--members N] [--rounds N] [--html FILE]`
+`python -m bench.profile {sweep,read,single,ingest} [--members N] [--rounds N] [--html FILE]`
 
 Each builds a fresh SQLite database in the benchmark folder with `--members` members and their
 history (`bench.load`, every state stale), then runs one path in this process under
@@ -10,6 +10,9 @@ pyinstrument's sampling profiler and prints its call tree:
   its pages evaluated in this process;
 - `read`: `--rounds` native hot reads (`GET /v1/members/{id}/tiers`) of random members through
   the ASGI application, with no network, after a sweep as of now;
+- `single`: `--rounds` single `POST /v1/activities` of random members through the ASGI
+  application, one after another, after a sweep as of now; each activity dated on arrival
+  (live activity);
 - `ingest`: `--rounds` batches of 1,000 new activities for random members through
   `service.activities.record` (the path of `activities:batch` and `tierbook import`), after a
   sweep; each batch a second after the last, its entries dated when it arrives (live activity,
@@ -30,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pyinstrument import Profiler
 
 from bench import generate as gen
@@ -42,7 +46,7 @@ from tierbook.service.clocks import FixedClock
 from tierbook.service.commands import RecordActivity
 
 BATCH = 1_000
-PATHS = ("sweep", "read", "ingest")
+PATHS = ("sweep", "read", "single", "ingest")
 
 
 def _database(what: str, members: int) -> str:
@@ -75,6 +79,29 @@ def profile_sweep(url: str, _members: int, _rounds: int) -> Callable[[], None]:
     return run
 
 
+async def _call(
+    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b""
+) -> int:
+    """One request through the ASGI application, with no network; its status."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+    }  # fmt: skip
+    await app(scope, receive, send)
+    status: int = sent[0]["status"]
+    return status
+
+
 def profile_read(url: str, members: int, rounds: int) -> Callable[[], None]:
     from tierbook.api.app import create_app
     from tierbook.bootstrap import bootstrap
@@ -87,27 +114,8 @@ def profile_read(url: str, members: int, rounds: int) -> Callable[[], None]:
     paths = [f"/v1/members/{gen.member_id(rng.randrange(members))}/tiers" for _ in range(rounds)]
     headers = [(b"authorization", f"Bearer {token}".encode()), (b"host", b"bench")]
 
-    async def get(path: str) -> int:
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "root_path": "", "headers": headers,
-            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
-        }  # fmt: skip
-        await app(scope, receive, send)
-        status: int = sent[0]["status"]
-        return status
-
     async def reads(count: int) -> list[int]:
-        return [await get(path) for path in paths[:count]]
+        return [await _call(app, "GET", path, headers) for path in paths[:count]]
 
     # The first read verifies the key and parses the program: not what a hot read costs.
     assert asyncio.run(reads(1)) == [200]
@@ -115,6 +123,46 @@ def profile_read(url: str, members: int, rounds: int) -> Callable[[], None]:
     def run() -> None:
         statuses = asyncio.run(reads(rounds))
         say(f"{len(statuses):,} reads, statuses {sorted(set(statuses))}")
+
+    return run
+
+
+def profile_single(url: str, members: int, rounds: int) -> Callable[[], None]:
+    from tierbook.api.app import create_app
+    from tierbook.bootstrap import bootstrap
+    from tierbook.config import Settings
+
+    _sweep_to(url, datetime.now(UTC))
+    token = load.create_key(url, frozenset({"write"}))
+    app = create_app(bootstrap(Settings(database_url=url)))
+    rng = random.Random(gen.SEED)
+    bodies = [
+        orjson.dumps(
+            {
+                "member_id": gen.member_id(rng.randrange(members)),
+                "program_id": gen.PROGRAM_ID,
+                "points": rng.randrange(1, 300),
+                "spend": rng.randrange(1, 300),
+                "idempotency_key": f"profile-{i}",
+            }
+        )
+        for i in range(rounds + 1)
+    ]
+    headers = [
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+        (b"host", b"bench"),
+    ]
+
+    async def posts(sent: list[bytes]) -> list[int]:
+        return [await _call(app, "POST", "/v1/activities", headers, body) for body in sent]
+
+    # The first write verifies the key and parses the program: not what a write costs.
+    assert asyncio.run(posts(bodies[:1])) == [201]
+
+    def run() -> None:
+        statuses = asyncio.run(posts(bodies[1:]))
+        say(f"{len(statuses):,} activities, statuses {sorted(set(statuses))}")
 
     return run
 
@@ -153,7 +201,12 @@ def profile_ingest(url: str, members: int, rounds: int) -> Callable[[], None]:
     return run
 
 
-PROFILES = {"sweep": profile_sweep, "read": profile_read, "ingest": profile_ingest}
+PROFILES = {
+    "sweep": profile_sweep,
+    "read": profile_read,
+    "single": profile_single,
+    "ingest": profile_ingest,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,11 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument("path", choices=PATHS, help="what to profile")
     parse.add_argument("--members", type=int, default=4_000, help="members (default 4,000)")
     parse.add_argument(
-        "--rounds", type=int, default=None, help="reads (default 2,000) or batches (default 3)"
+        "--rounds",
+        type=int,
+        default=None,
+        help="reads or single writes (default 2,000), or batches (default 3)",
     )
     parse.add_argument("--html", type=Path, default=None, help="also write the profile as HTML")
     args = parse.parse_args(argv)
-    rounds = args.rounds or (2_000 if args.path == "read" else 3)
+    rounds = args.rounds or (3 if args.path == "ingest" else 2_000)
     say(f"{args.path}: loading {args.members:,} members")
     url = _database(args.path, args.members)
     run = PROFILES[args.path](url, args.members, rounds)
