@@ -21,6 +21,7 @@ from tierbook.service.clocks import SystemClock
 from tierbook.service.model import ProgramConfig
 from tierbook.service.ports import Clock, HotReads, UnitOfWorkFactory
 from tierbook.service.sweep import SweepPage, sweep_page
+from tierbook.service.writer import ActivityWriter
 
 
 @dataclass
@@ -32,6 +33,11 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     hot_engine: Engine | None = None
     """The hot reads' own engine, where they do not share `engine` (PostgreSQL)."""
+    activity_writer: ActivityWriter = field(init=False)
+    """Single activities, those that arrive together recorded in one transaction."""
+
+    def __post_init__(self) -> None:
+        self.activity_writer = ActivityWriter(self.uow_factory, self.clock)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -173,3 +174,40 @@ def test_occurred_at_defaults_to_now(api: Api, member: dict[str, Any], clock: Fi
     clock.set(at("2025-04-04 04:04"))
     entry = api.record(member_id=member["id"], points=1)["entry"]
     assert entry["occurred_at"] == rfc3339("2025-04-04 04:04")
+
+
+@pytest.mark.usefixtures("program")
+def test_single_requests_sent_at_once_each_get_their_own_answer(
+    api: Api, clock: FixedClock
+) -> None:
+    # Requests that arrive while another is being recorded share a transaction (the group
+    # commit); each still gets the answer it would get alone.
+    clock.set(at("2025-02-01 00:00"))
+    members = [api.enrol()["id"] for _ in range(6)]
+    sent = [
+        {"member_id": members[i % 6], "idempotency_key": f"K-{i}", "points": 100 * (i % 7 + 1)}
+        for i in range(48)
+    ]
+    sent[5]["member_id"] = "nobody"
+    sent[9]["idempotency_key"] = "K-8"  # a repeat of an entry sent at the same time
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda body: api.post("/v1/activities", json=body), sent))
+    assert responses[5].status_code == 422
+    error = responses[5].json()["error"]
+    assert error["details"] == {"field": "member_id"}  # unprefixed: its own request's error
+    assert error["message"].startswith("no member 'nobody'")
+    entries = {}
+    for body, response in zip(sent, responses, strict=True):
+        if body["member_id"] == "nobody":
+            continue
+        assert response.status_code in (200, 201), response.text
+        out = response.json()
+        assert out["entry"]["idempotency_key"] == body["idempotency_key"]
+        entries.setdefault(out["entry"]["id"], out["entry"])
+    assert sorted(r.status_code for r in responses[8:10]) == [200, 201]
+    for member_id in members:
+        points = sum(e["points"] for e in entries.values() if e["member_id"] == member_id)
+        state = api.state(member_id)
+        assert state["window"]["value"] == points
+        tier = "gold" if points >= 2500 else "silver" if points >= 1000 else "bronze"
+        assert state["tier"]["handle"] == tier

@@ -26,6 +26,7 @@ from tierbook.service import subjects as subjects_module
 from tierbook.service.clocks import FixedClock
 from tierbook.service.commands import EnrolMember, RecordActivity
 from tierbook.service.documents import parse_document
+from tierbook.service.ports import UnitOfWork
 from tierbook.service.subjects import load_program, replay, subjects_of
 
 START = datetime(2025, 1, 1, 9, tzinfo=UTC)
@@ -100,6 +101,24 @@ def _record(
     return outcome
 
 
+def stored_states(uow: UnitOfWork, tenant: str) -> list[Any]:
+    """Every stored state of the members of `HOUSEHOLDS` with its history, each checked
+    against a replay; the states without their basis, which digests the entries' ids (drawn
+    afresh in each tenant)."""
+    found: list[Any] = []
+    program = load_program(uow, tenant, 1)
+    for member_id in HOUSEHOLDS:
+        member = uow.members.get(tenant, member_id)
+        assert member is not None
+        for subject in subjects_of(uow, program, member):
+            stored = uow.states.get(tenant, subject.group.id, subject.id)
+            assert stored is not None
+            again = replay(uow, tenant, program, subject, stored.state.as_of)
+            assert (stored.state, stored.history) == (again.state, again.history)
+            found.append((dataclasses.replace(stored.state, basis=None), stored.history))
+    return found
+
+
 @contextmanager
 def _counted_selects(engine: sa.Engine) -> Iterator[list[str]]:
     seen: list[str] = []
@@ -152,21 +171,8 @@ def test_a_batch_leaves_the_states_that_entries_one_by_one_leave(
     _record(uow_factory, clock, commands, "batch")
     for command in commands:
         _record(uow_factory, clock, [command], "single")
-    stored: dict[str, list[Any]] = {"batch": [], "single": []}
     with uow_factory(write=False) as uow:
-        for tenant in ("batch", "single"):
-            program = load_program(uow, tenant, 1)
-            for member_id in HOUSEHOLDS:
-                member = uow.members.get(tenant, member_id)
-                assert member is not None
-                for subject in subjects_of(uow, program, member):
-                    state = uow.states.get(tenant, subject.group.id, subject.id)
-                    assert state is not None
-                    again = replay(uow, tenant, program, subject, state.state.as_of)
-                    assert (state.state, state.history) == (again.state, again.history)
-                    # The basis digests the entries' ids, which differ between tenants.
-                    unbased = dataclasses.replace(state.state, basis=None)
-                    stored[tenant].append((unbased, state.history))
+        stored = {tenant: stored_states(uow, tenant) for tenant in ("batch", "single")}
     assert stored["batch"] == stored["single"]
 
 

@@ -108,24 +108,14 @@ def record(
     programs: dict[int | None, ProgramConfig] = {}
     # Everything the entries name is read up front, in a query or two for the whole batch.
     members = _members(uow, tenant_id, commands, programs)
-    refs = {c.reverses for c in commands if c.reverses is not None}
-    reversed_entries = uow.ledger.get_many(tenant_id, refs) if refs else {}
+    reversed_entries = _reversed(uow, tenant_id, commands)
     entries: list[tuple[ProgramConfig, Entry]] = []
     by_key: dict[str, Entry] = {}
     for index, command in enumerate(commands):
         try:
-            program = programs.get(command.program_id) or resolve_program(
-                uow, tenant_id, command.program_id
+            program, entry = _prepare(
+                uow, tenant_id, command, now, members, programs, by_key, reversed_entries
             )
-            programs[command.program_id] = program
-            member = members.get(command.member_id)
-            if member is None or member.program_id != program.id:
-                raise InvalidEntry(
-                    f"no member {command.member_id!r} in program {program.id}", field="member_id"
-                )
-            not_in_future(command.occurred_at, now, "occurred_at")
-            reverses = _resolve_reverses(command, member, by_key, reversed_entries)
-            entry = _entry(command, member, str(uuid.uuid4()), reverses, now)
         except TierbookError as exc:
             if len(commands) == 1:
                 raise
@@ -140,6 +130,111 @@ def record(
         by_key[str(entry.idempotency_key)] = entry
         entries.append((program, entry))
     return _append(uow, tenant_id, now, entries, members)
+
+
+def record_together(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    tenant_id: str,
+    commands: Sequence[RecordActivity],
+) -> list[Outcome | TierbookError | None]:
+    """Record independent single activities in one transaction, each as `record` would alone.
+
+    Each command stands on its own, as a request of its own: an invalid one gets its error
+    (unprefixed, as alone) and the others go on. The valid ones share the reads, the append
+    and the evaluation. They are taken in order up to the first command that shares a tier
+    state, an idempotency key or an entry with an earlier one (a second entry of a member or
+    of a household, a repeated key, a refund of an entry an earlier command records): that
+    command and every one after it are left out (None), to be recorded after this
+    transaction commits. Those taken touch nothing in common, so each outcome, tier change
+    and stored state is the one that recording the commands one after another would give.
+    """
+    now = clock.now()
+    programs: dict[int | None, ProgramConfig] = {}
+    members = uow.members.get_many(tenant_id, {c.member_id for c in commands})
+    reversed_entries = _reversed(uow, tenant_id, commands)
+    results: list[Outcome | TierbookError | None] = [None] * len(commands)
+    keys: set[str] = set()
+    prepared: list[tuple[int, ProgramConfig, Entry]] = []
+    cut = len(commands)
+    for index, command in enumerate(commands):
+        if command.reverses in keys or command.idempotency_key in keys:
+            cut = index  # it names an entry an earlier command records: after that one commits
+            break
+        try:
+            program, entry = _prepare(
+                uow, tenant_id, command, now, members, programs, {}, reversed_entries
+            )
+        except TierbookError as exc:
+            results[index] = exc
+            continue
+        keys.add(str(entry.idempotency_key))
+        prepared.append((index, program, entry))
+    subjects = {
+        program.id: subjects_of_many(
+            uow, tenant_id, program, [members[e.member_id] for _, p, e in prepared if p is program]
+        )
+        for program in {p.id: p for _, p, _ in prepared}.values()
+    }
+    taken: set[tuple[int, str]] = set()
+    together: list[tuple[int, ProgramConfig, Entry, set[tuple[int, str]]]] = []
+    for index, program, entry in prepared:
+        own = {s.key for s in subjects[program.id][entry.member_id]}
+        if own & taken:
+            cut = index  # a state an earlier command moves: after that one commits
+            break
+        taken |= own
+        together.append((index, program, entry, own))
+    results[cut:] = [None] * (len(commands) - cut)
+    if not together:
+        return results
+    known: dict[int, dict[str, list[Subject]]] = {}
+    for _, program, entry, _ in together:
+        known.setdefault(program.id, {})[entry.member_id] = subjects[program.id][entry.member_id]
+    outcome = _append(uow, tenant_id, now, [(p, e) for _, p, e, _ in together], members, known)
+    for (index, program, entry, own), recorded in zip(together, outcome.entries, strict=True):
+        changes = [c for c in outcome.changes if (c.group_id, c.subject_id) in own]
+        if not recorded.created:
+            changes = _replayed_changes(uow, tenant_id, program, entry, members)
+        results[index] = Outcome(
+            entries=(recorded,), changes=tuple(changes), programs={program.id: program}
+        )
+    return results
+
+
+def _reversed(
+    uow: UnitOfWork, tenant_id: str, commands: Sequence[RecordActivity]
+) -> Mapping[str, Entry]:
+    """The stored entries the commands' refunds name, by the reference they give."""
+    refs = {c.reverses for c in commands if c.reverses is not None}
+    return uow.ledger.get_many(tenant_id, refs) if refs else {}
+
+
+def _prepare(
+    uow: UnitOfWork,
+    tenant_id: str,
+    command: RecordActivity,
+    now: datetime,
+    members: Mapping[str, Member],
+    programs: dict[int | None, ProgramConfig],
+    earlier: Mapping[str, Entry],
+    reversed_entries: Mapping[str, Entry],
+) -> tuple[ProgramConfig, Entry]:
+    """The command's program and its entry, checked; `earlier` holds the entries of the
+    commands before it in the same call, by idempotency key."""
+    program = programs.get(command.program_id) or resolve_program(
+        uow, tenant_id, command.program_id
+    )
+    programs[command.program_id] = program
+    member = members.get(command.member_id)
+    if member is None or member.program_id != program.id:
+        raise InvalidEntry(
+            f"no member {command.member_id!r} in program {program.id}", field="member_id"
+        )
+    not_in_future(command.occurred_at, now, "occurred_at")
+    reverses = _resolve_reverses(command, member, earlier, reversed_entries)
+    return program, _entry(command, member, str(uuid.uuid4()), reverses, now)
 
 
 def _members(
@@ -187,8 +282,12 @@ def _append(
     now: datetime,
     entries: list[tuple[ProgramConfig, Entry]],
     members: Mapping[str, Member],
+    known: Mapping[int, Mapping[str, list[Subject]]] | None = None,
 ) -> Outcome:
-    """Append the entries, then evaluate each subject they touch once, whatever their number."""
+    """Append the entries, then evaluate each subject they touch once, whatever their number.
+
+    `known` holds the subjects of the entries' members where the caller read them, by program.
+    """
     programs = {program.id: program for program, _ in entries}
     unique: dict[str, tuple[ProgramConfig, Entry]] = {e.id: (p, e) for p, e in entries}
     stored: dict[str, Recorded] = {}
@@ -197,8 +296,12 @@ def _append(
     # Programs in id order, so two batches naming the same programs lock them in one order.
     for program in sorted(programs.values(), key=lambda p: p.id):
         batch = [e for p, e in unique.values() if p.id == program.id]
-        subjects = subjects_of_many(
-            uow, tenant_id, program, [members[m] for m in sorted({e.member_id for e in batch})]
+        subjects = (
+            known[program.id]
+            if known is not None
+            else subjects_of_many(
+                uow, tenant_id, program, [members[m] for m in sorted({e.member_id for e in batch})]
+            )
         )
         lock(uow, tenant_id, [s for group in subjects.values() for s in group])
         results = uow.ledger.append(tenant_id, program.id, batch)

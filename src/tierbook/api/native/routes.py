@@ -208,13 +208,10 @@ def update_member(
 def record_activity(body: s.ActivityIn, principal: Writer, container: ContainerDep) -> Response:
     """Record one ledger entry; returns it and every tier change it caused."""
     command = body.command(container.clock.now())
-    with container.uow_factory() as uow:
-        outcome = activities.record(
-            uow, container.clock, tenant_id=principal.tenant_id, commands=[command]
-        )
-        out = present.recorded(outcome, outcome.programs)
-        uow.commit()
-    return JsonResponse(out, 201 if outcome.entries[0].created else 200)
+    outcome = container.activity_writer.record(principal.tenant_id, command)
+    return JsonResponse(
+        present.recorded(outcome, outcome.programs), 201 if outcome.entries[0].created else 200
+    )
 
 
 @router.post(
