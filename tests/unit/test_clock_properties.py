@@ -12,10 +12,12 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tierbook.domain.clock import evaluate
+from tests.unit.factories import omneo_group
+from tierbook.domain.clock import SubjectLedger, evaluate
 from tierbook.domain.ledger import Entry, EntryKind
 from tierbook.domain.rules import (
     AchievementRequirement,
@@ -63,7 +65,7 @@ class Case:
         self,
         as_of: datetime,
         *,
-        entries: Sequence[Entry] | None = None,
+        entries: Sequence[Entry] | SubjectLedger | None = None,
         assignments: Sequence[Assignment] | None = None,
         explain: bool = False,
         rules: GroupRules | None = None,
@@ -296,6 +298,33 @@ def test_passing_over_quiet_entries_gives_the_state_of_stepping_through_each(
     passed = case.at(as_of)
     assert passed.state == stepped.state
     assert passed.history == stepped.history
+
+
+@PROPERTY
+@given(case=cases(), t1=instants(), gap=st.integers(0, 800))
+def test_evaluations_that_share_a_ledger_give_what_each_gives_alone(
+    case: Case, t1: datetime, gap: int
+) -> None:
+    # The groups of a subject that share a qualifying filter share one `SubjectLedger`, whose
+    # indexes the first evaluation builds and the others read.
+    shared = SubjectLedger(case.entries, case.rules.qualifying, ENROLLED)
+    t2 = t1 + timedelta(days=gap)
+    earlier = case.at(t1, entries=shared)
+    assert earlier == case.at(t1)
+    assert case.at(t2, entries=shared, explain=True) == case.at(t2, explain=True)
+    assert case.at(t2, entries=shared, since=earlier) == case.at(t2, since=earlier)
+    assert case.at(t2, entries=shared) == case.at(t2)
+
+
+def test_a_ledger_built_for_another_enrolment_or_filter_is_refused() -> None:
+    rules = omneo_group()
+    entry = Entry("e1", "m1", ENROLLED + timedelta(days=1), points=Decimal(5))
+    for ledger in (
+        SubjectLedger([entry], rules.qualifying, ENROLLED + timedelta(seconds=1)),
+        SubjectLedger([entry], QualifyingFilter(business_units=frozenset({"web"})), ENROLLED),
+    ):
+        with pytest.raises(ValueError, match="another enrolment or qualifying filter"):
+            evaluate(rules, subject_id="m1", enrolled_at=ENROLLED, entries=ledger, as_of=ENROLLED)
 
 
 @PROPERTY

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 
 from tierbook.domain.calendar import PeriodCalendar, add_days, add_months, end_of_day
 from tierbook.domain.ledger import ZERO, Entry, EntryKind
@@ -33,6 +32,7 @@ from tierbook.domain.rules import (
     GroupRules,
     MaintenanceKind,
     Metric,
+    QualifyingFilter,
     ReversalPolicy,
     Tier,
     WindowKind,
@@ -59,12 +59,35 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+class SubjectLedger(Ledger):
+    """A subject's entries as the clock reads them under one qualifying filter: an entry dated
+    before enrolment (imported history) counts as of enrolment, in every window as well as in
+    the replay.
+
+    `evaluate` builds one from the entries it is given; a caller that evaluates several groups
+    of the same subject builds one per qualifying filter and passes it to each, so the ledger
+    is sorted, filtered and indexed once rather than once per group.
+    """
+
+    def __init__(
+        self, entries: Sequence[Entry], qualifying: QualifyingFilter, enrolled_at: datetime
+    ) -> None:
+        super().__init__(
+            [
+                e if e.occurred_at >= enrolled_at else replace(e, occurred_at=enrolled_at)
+                for e in entries
+            ],
+            qualifying,
+        )
+        self.enrolled_at = enrolled_at
+
+
 def evaluate(
     rules: GroupRules,
     *,
     subject_id: str,
     enrolled_at: datetime,
-    entries: Sequence[Entry],
+    entries: Sequence[Entry] | SubjectLedger,
     assignments: Sequence[Assignment] = (),
     as_of: datetime,
     explain: bool = False,
@@ -73,10 +96,12 @@ def evaluate(
     """The state of `subject_id` in the group of `rules` as of `as_of`, with history and trace.
 
     An `as_of` before enrolment evaluates as of enrolment: a member has a state from the moment
-    it exists. `since` is an earlier evaluation of the same subject (a stored state and its
-    history): where its basis still matches these inputs and it is not after `as_of`, the clock
-    resumes from it instead of replaying from enrolment. The result is the same either way; an
-    explanation always replays, to give every decision.
+    it exists. `entries` may be a `SubjectLedger` built for this enrolment and these rules'
+    qualifying filter, shared with the evaluations of the subject's other groups. `since` is
+    an earlier evaluation of the same subject (a stored state and its history): where its basis
+    still matches these inputs and it is not after `as_of`, the clock resumes from it instead
+    of replaying from enrolment. The result is the same either way; an explanation always
+    replays, to give every decision.
     """
     run = _Run(rules, subject_id, enrolled_at, entries, assignments, explain=explain)
     at = max(as_of, enrolled_at)
@@ -118,7 +143,7 @@ class _Run:
         rules: GroupRules,
         subject_id: str,
         enrolled_at: datetime,
-        entries: Sequence[Entry],
+        entries: Sequence[Entry] | SubjectLedger,
         assignments: Sequence[Assignment],
         *,
         explain: bool,
@@ -128,15 +153,12 @@ class _Run:
         self.calendar = PeriodCalendar.of(rules.window.period, self.tz, rules.window.reset_at)
         self.subject_id = subject_id
         self.enrolled_at = enrolled_at
-        # Entries dated before enrolment (imported history) count as of enrolment, in every
-        # window as well as in the replay.
-        self.ledger = Ledger(
-            [
-                e if e.occurred_at >= enrolled_at else replace(e, occurred_at=enrolled_at)
-                for e in entries
-            ],
-            rules.qualifying,
-        )
+        if isinstance(entries, SubjectLedger):
+            if (entries.enrolled_at, entries.filter) != (enrolled_at, rules.qualifying):
+                raise ValueError("a ledger built for another enrolment or qualifying filter")
+            self.ledger: Ledger = entries
+        else:
+            self.ledger = SubjectLedger(entries, rules.qualifying, enrolled_at)
         self.explain = explain
         self.metric = self.ledger.series(rules.metric)
         self.window_span = timedelta(days=rules.window.days)
@@ -169,20 +191,13 @@ class _Run:
         self.last_activity_at: datetime | None = None
         self.pending_at: datetime | None = None
         self.inactivity_base: datetime | None = None
-        # Entries grouped by instant (all at or after enrolment, see above). Those at the
-        # enrolment instant go through the loop too, so an assignment effective then comes first.
-        self._batches: dict[datetime, list[Entry]] = {}
-        for entry in self.ledger.entries:
-            self._batches.setdefault(entry.occurred_at, []).append(entry)
-        self._active_instants = {
-            e.occurred_at for e in self.ledger.qualifying if e.counts_as_activity
-        }
-        self._refund_instants = {
-            e.occurred_at
-            for e in self.ledger.entries
-            if e.kind is EntryKind.REFUND and e.reverses is not None
-        }
-        self._entry_times = list(self._batches)  # the ledger is in time order
+        # Entries grouped by instant (all at or after enrolment, see `SubjectLedger`). Those at
+        # the enrolment instant go through the loop too, so an assignment effective then comes
+        # first. The ledger's indexes are shared with every run over it, and only read here.
+        self._batches = self.ledger.batches
+        self._active_instants = self.ledger.active_instants
+        self._refund_instants = self.ledger.refund_instants
+        self._entry_times = self.ledger.instants
         self._period: tuple[datetime, datetime] | None = None
         self._entry_cursor = 0
         self._assign_cursor = 0
@@ -199,7 +214,7 @@ class _Run:
         digest = hashlib.blake2b(digest_size=16)
         head = (CLOCK_VERSION, self.rules.fingerprint, _micros(self.enrolled_at))
         digest.update(repr(head).encode())
-        times, ids = self._ledger_ids
+        times, ids = self.ledger.ids
         digest.update("\x1f".join(ids[: bisect_right(times, at)]).encode())
         for a in self.assignments:
             if a.effective_at > at:
@@ -208,11 +223,6 @@ class _Run:
             edges = (a.effective_at, a.until, a.ended_at, a.assigned_at)
             digest.update(repr((fields, tuple(map(_micros, edges)))).encode())
         return digest.hexdigest()
-
-    @cached_property
-    def _ledger_ids(self) -> tuple[list[datetime], list[str]]:
-        entries = self.ledger.entries
-        return [e.occurred_at for e in entries], [e.id for e in entries]
 
     def resumes_from(self, state: TierState, at: datetime) -> bool:
         """Whether `state` is where a replay of these inputs stands at its instant."""

@@ -11,7 +11,14 @@ from functools import cached_property
 from itertools import accumulate
 from operator import attrgetter
 
-from tierbook.domain.ledger import ZERO, Entry, contributions, qualifies, visit_reversals
+from tierbook.domain.ledger import (
+    ZERO,
+    Entry,
+    EntryKind,
+    contributions,
+    qualifies,
+    visit_reversals,
+)
 from tierbook.domain.rules import Metric, QualifyingFilter
 
 
@@ -53,7 +60,11 @@ _IN_LEDGER_ORDER = attrgetter("occurred_at", "id")
 
 
 class Ledger:
-    """A member's (or household's) qualifying entries, indexed for one group's rules."""
+    """A member's (or household's) qualifying entries, indexed for one group's rules.
+
+    Nothing here changes once built, and every index is built on first use: the groups of a
+    subject that share a qualifying filter share one ledger, and each index is built once.
+    """
 
     def __init__(self, entries: Sequence[Entry], qualifying: QualifyingFilter) -> None:
         # Ties broken by id, so the order entries arrive in never shows in a result.
@@ -63,12 +74,44 @@ class Ledger:
             self.qualifying = ordered
         else:
             self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
-        self._filter = qualifying
+        self.filter = qualifying
         self._series: dict[Metric, Series] = {}
 
     @cached_property
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
+
+    @cached_property
+    def batches(self) -> dict[datetime, list[Entry]]:
+        """The entries grouped by `occurred_at`, in time order."""
+        batches: dict[datetime, list[Entry]] = {}
+        for entry in self.entries:
+            batches.setdefault(entry.occurred_at, []).append(entry)
+        return batches
+
+    @cached_property
+    def instants(self) -> list[datetime]:
+        """Every `occurred_at`, once each, in time order."""
+        return list(self.batches)
+
+    @cached_property
+    def active_instants(self) -> frozenset[datetime]:
+        """The instants of qualifying entries that keep a member active."""
+        return frozenset(e.occurred_at for e in self.qualifying if e.counts_as_activity)
+
+    @cached_property
+    def refund_instants(self) -> frozenset[datetime]:
+        """The instants of refunds that name the entry they reverse."""
+        return frozenset(
+            e.occurred_at
+            for e in self.entries
+            if e.kind is EntryKind.REFUND and e.reverses is not None
+        )
+
+    @cached_property
+    def ids(self) -> tuple[list[datetime], list[str]]:
+        """Each entry's `occurred_at` and id, in ledger order."""
+        return [e.occurred_at for e in self.entries], [e.id for e in self.entries]
 
     @cached_property
     def _reversed_visits(self) -> set[str]:
@@ -84,7 +127,7 @@ class Ledger:
     def _build(self, metric: Metric) -> Series:
         entries = self.qualifying
         reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
-        values = contributions(entries, metric, self._filter, reversed_visits=reversed_visits)
+        values = contributions(entries, metric, self.filter, reversed_visits=reversed_visits)
         times = tuple(e.occurred_at for e, v in zip(entries, values, strict=True) if v)
         amounts = tuple(v for v in values if v)
         return Series(times=times, amounts=amounts, totals=tuple(accumulate(amounts, initial=ZERO)))

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tierbook.domain.clock import evaluate
+from tierbook.domain.clock import SubjectLedger, evaluate
 from tierbook.domain.errors import UnknownMember, UnknownProgram
 from tierbook.domain.ledger import Entry
-from tierbook.domain.rules import Context
+from tierbook.domain.rules import Context, QualifyingFilter
 from tierbook.domain.state import Evaluation, HistoryRecord, Reason
 from tierbook.service.model import GroupConfig, Member, OutboxEvent, ProgramConfig
 from tierbook.service.ports import StateWrite, UnitOfWork
@@ -294,14 +294,22 @@ def evaluate_many(
     assignments = uow.assignments.for_subjects(tenant_id, keys)
     states = uow.states.get_states(tenant_id, keys)
     evaluations: list[Evaluation] = []
+    # The groups of a subject that share a qualifying filter share its ledger.
+    shared: dict[tuple[tuple[str, ...], datetime, QualifyingFilter], SubjectLedger] = {}
     for subject in unique:
         state = states.get(subject.key)
+        rules = subject.group.rules
+        key = (subject.member_ids, subject.enrolled_at, rules.qualifying)
+        ledger = shared.get(key)
+        if ledger is None:
+            pooled = _pool(ledgers, subject.member_ids)
+            ledger = shared[key] = SubjectLedger(pooled, rules.qualifying, subject.enrolled_at)
         evaluations.append(
             evaluate(
-                subject.group.rules,
+                rules,
                 subject_id=subject.id,
                 enrolled_at=subject.enrolled_at,
-                entries=_pool(ledgers, subject.member_ids),
+                entries=ledger,
                 assignments=assignments.get(subject.key, ()),
                 as_of=as_of,
                 since=None if state is None else Evaluation(state, ()),
