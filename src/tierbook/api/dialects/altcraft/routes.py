@@ -20,7 +20,7 @@ from tierbook.api.errors import ApiError
 from tierbook.api.responses import JsonResponse
 from tierbook.api.security import bearer_token
 from tierbook.domain.errors import Unauthenticated
-from tierbook.service import activities, dialects, queries
+from tierbook.service import dialects, queries
 from tierbook.service.auth import Principal
 from tierbook.service.subjects import load_program
 
@@ -121,14 +121,12 @@ def register_member(params: Params, principal: Writer, container: ContainerDep) 
 def accrue_points(params: Params, principal: Writer, container: ContainerDep) -> Response:
     """Accrue tier points to a member; `transaction_eid` makes a retry write nothing twice."""
     accrual = translate.accrual(params.fields)
-    with container.uow_factory() as uow:
+    with container.uow_factory(write=False) as uow:
         load_program(uow, principal.tenant_id, accrual.program_id)
         member = dialects.find_member(
             uow, tenant_id=principal.tenant_id, lookup=accrual.lookup, program_id=accrual.program_id
         )
-        command = translate.record_command(accrual, member, container.clock.now())
-        outcome = activities.record(
-            uow, container.clock, tenant_id=principal.tenant_id, commands=[command]
-        )
-        uow.commit()
+    command = translate.record_command(accrual, member, container.clock.now())
+    # Recorded as a native single activity is: together with those that arrive meanwhile.
+    outcome = container.activity_writer.record(principal.tenant_id, command)
     return respond(translate.accrued(outcome.entries[0]), params.format)
