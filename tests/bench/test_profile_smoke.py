@@ -15,6 +15,7 @@ from bench import profile
     [
         ("sweep", None, "evaluate_many"),
         ("read", 200, "hot_member_tiers"),
+        ("single", 20, "record_activity"),
         ("ingest", 1, "refresh_many"),
     ],
 )
