@@ -14,9 +14,9 @@ Recording together never changes an outcome. `record_together` records each comm
 would be recorded alone, and stops at the first command that shares a tier state, an
 idempotency key or an entry with an earlier one: that command and those after it go back to
 the head of the queue, in order, and are recorded in the next transaction, after the earlier
-one committed. Should the shared
-transaction fail as a whole (a lock not granted in time, the database gone), each of its
-requests is recorded again alone, so each gets the outcome, or the error, it would have had.
+one committed. Should the shared transaction fail as a whole (a lock not granted in time, the
+database gone), each of its requests is recorded again alone, so each gets the outcome, or
+the error, it would have had.
 """
 
 from __future__ import annotations
