@@ -261,6 +261,12 @@ def verify(url: str, base: Base, work: Workload, *, seed: int) -> dict[str, Any]
                     sa.select(ledger.c.member_id).distinct().where(ledger.c.recorded_at > gen.END)
                 )
             )
+            # A transaction records its entries at one instant: one `recorded_at` each.
+            transactions = connection.scalar(
+                sa.select(sa.func.count(sa.distinct(ledger.c.recorded_at))).where(
+                    ledger.c.recorded_at > gen.END
+                )
+            )
         people = {p.id: p for p in work.data.members}
         sample = random.Random(seed).sample(touched, min(SAMPLE, len(touched)))
         keys = _subject_keys(base.program, [people[m] for m in sample])
@@ -295,6 +301,7 @@ def verify(url: str, base: Base, work: Workload, *, seed: int) -> dict[str, Any]
     return {
         "ledger_rows": count,
         "ingested": int(count or 0) - len(work.head),
+        "transactions": transactions,
         "outbox_events": events,
         "states_checked": checked,
         "states_wrong": mismatched,
@@ -396,6 +403,8 @@ def phase_single(base: Base, work: Workload, seconds: float, warmup: float) -> d
         "wrapped": check["ingested"] >= len(ordered),
         # Every request written, the warm-up's too, shares the server's CPU.
         "server_cpu_ms_per_activity": round(cpu / max(1, check["ingested"]) * 1000, 4),
+        # Requests that arrive while another is recorded share a transaction (group commit).
+        "entries_per_transaction": round(check["ingested"] / max(1, check["transactions"]), 2),
         "evaluations_per_activity": len(base.program.groups),
         "check": check,
     }

@@ -125,6 +125,17 @@ def _ingest(result: dict[str, Any]) -> list[str]:
         "enrolment; wall clock, start-up included); the bulk insert writes the same ledger rows "
         "with no tier update. Every phase's stored states were checked against a replay.",
     ]
+    grouped = [
+        f"{figures[b]['single']['entries_per_transaction']} on {b}"
+        for b in ("sqlite", "postgres")
+        if b in figures and "entries_per_transaction" in figures[b]["single"]
+    ]
+    if grouped:
+        lines += [
+            "",
+            "Single requests that arrive while another is being recorded share a transaction "
+            f"(group commit): {', '.join(grouped)} requests per transaction on average.",
+        ]
     return lines + _goals(result)
 
 

@@ -27,11 +27,15 @@ def test_the_ingest_benchmark_runs_and_writes_its_json(
     assert code == 0, json.dumps(figures, indent=1)
     assert figures["single"]["all_201"]
     assert figures["single"]["requests"] > 0
+    # Each transaction records at least one request: no entry goes uncounted.
+    assert figures["single"]["entries_per_transaction"] >= 1
+    assert 1 <= figures["batch"]["check"]["transactions"] <= figures["batch"]["calls"]
     assert figures["batch"]["check"]["states_wrong"] == 0
     assert figures["import"]["check"]["states_checked"] > 0
     assert figures["reference"]["rows"] == written["figures"]["workload"]["entries_ingested"]
     section = "\n".join(report.SECTIONS["ingest"][1](written))
     assert "| sqlite |" in section
+    assert "requests per transaction on average" in section
     assert {goal["name"] for goal in written["goals"]} == {
         "single_sqlite",
         "batch_sqlite",
