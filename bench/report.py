@@ -134,7 +134,7 @@ def _ingest(result: dict[str, Any]) -> list[str]:
         lines += [
             "",
             "Single requests that arrive while another is being recorded share a transaction "
-            f"(group commit): {', '.join(grouped)} requests per transaction on average.",
+            f"(group commit); requests per transaction on average: {', '.join(grouped)}.",
         ]
     return lines + _goals(result)
 

@@ -35,7 +35,7 @@ def test_the_ingest_benchmark_runs_and_writes_its_json(
     assert figures["reference"]["rows"] == written["figures"]["workload"]["entries_ingested"]
     section = "\n".join(report.SECTIONS["ingest"][1](written))
     assert "| sqlite |" in section
-    assert "requests per transaction on average" in section
+    assert "requests per transaction on average: " in section
     assert {goal["name"] for goal in written["goals"]} == {
         "single_sqlite",
         "batch_sqlite",
