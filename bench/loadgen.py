@@ -2,7 +2,9 @@
 
 `run(...)` opens `connections` keep-alive connections and has each send pre-encoded requests
 back to back (one in flight per connection, like wrk) for `seconds` after a `warmup`, recording
-every response's status and latency. It is asyncio over raw streams with a minimal response
+every response's status and latency. Requests are cycled; with `cycle=False` each is sent once,
+and a run whose requests are all sent before its time ends there (its `seconds` are the time
+it measured). It is asyncio over raw streams with a minimal response
 parser, so one client process serves far more requests per second than one server worker: the
 figures measure the server, not the client. With `processes > 1` the connections are split
 between worker processes.
@@ -51,6 +53,8 @@ class LoadReport:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
+    ended: float = 0.0
+    """When the last measured response came (`time.perf_counter`)."""
 
     @property
     def rps(self) -> float:
@@ -96,6 +100,7 @@ async def _connection(
     measure_from: float,
     stop_at: float,
     report: LoadReport,
+    cycle: bool,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     clock = time.perf_counter
@@ -118,7 +123,12 @@ async def _connection(
                 report.requests += 1
                 report.latencies.append(ended - began)
                 report.statuses[status] += 1
-            i = (i + step) % len(requests)
+                report.ended = max(report.ended, ended)
+            i += step
+            if i >= len(requests):
+                if not cycle:
+                    break
+                i %= len(requests)
     finally:
         writer.close()
 
@@ -132,6 +142,7 @@ async def _drive(
     step: int,
     warmup: float,
     seconds: float,
+    cycle: bool,
 ) -> LoadReport:
     report = LoadReport()
     now = time.perf_counter()
@@ -140,11 +151,12 @@ async def _drive(
     await asyncio.gather(
         *(
             _connection(host, port, requests, first + c * step, step * connections, measure_from,
-                        stop_at, report)
+                        stop_at, report, cycle)
             for c in range(connections)
         )
     )  # fmt: skip
-    report.seconds = seconds
+    # Requests sent once may all be answered before the time is up: the run measured until then.
+    report.seconds = seconds if cycle else max(0.0, min(stop_at, report.ended) - measure_from)
     return report
 
 
@@ -161,11 +173,15 @@ def run(
     seconds: float = 10.0,
     warmup: float = 2.0,
     processes: int = 1,
+    cycle: bool = True,
 ) -> LoadReport:
-    """Drive the server at `host:port` with `requests` (cycled) and report what came back."""
+    """Drive the server at `host:port` with `requests` (cycled, or each sent once where not
+    `cycle`) and report what came back."""
     encoded = [r.encode(f"{host}:{port}") for r in requests]
     per = max(1, connections // processes)
-    jobs = [(host, port, encoded, per, p, processes, warmup, seconds) for p in range(processes)]
+    jobs = [
+        (host, port, encoded, per, p, processes, warmup, seconds, cycle) for p in range(processes)
+    ]
     if processes == 1:
         return _worker(jobs[0])
     report = LoadReport()
