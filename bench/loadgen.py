@@ -4,10 +4,10 @@
 back to back (one in flight per connection, like wrk) for `seconds` after a `warmup`, recording
 every response's status and latency. Requests are cycled; with `cycle=False` each is sent once,
 and a run whose requests are all sent before its time ends there (its `seconds` are the time
-it measured). It is asyncio over raw streams with a minimal response
-parser, so one client process serves far more requests per second than one server worker: the
-figures measure the server, not the client. With `processes > 1` the connections are split
-between worker processes.
+it measured). It is asyncio over raw streams with a minimal response parser, so one client
+process serves far more requests per second than one server worker: the figures measure the
+server, not the client. With `processes > 1` the connections are split between worker
+processes.
 
 `serve(...)` starts a uvicorn server for an ASGI app factory in a child process (one worker, as
 the benchmarks specify) and waits until it answers.
