@@ -110,9 +110,6 @@ class ActivityWriter:
                 following.wake.set()
 
     def _record(self, group: Sequence[_Request]) -> None:
-        if len(group) == 1:
-            self._alone(group[0])
-            return
         ordered = sorted(group, key=lambda r: r.tenant_id)  # stable: arrival order within
         for tenant_id, requests in groupby(ordered, key=lambda r: r.tenant_id):
             self._together(tenant_id, list(requests))
