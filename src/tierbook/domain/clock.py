@@ -191,13 +191,12 @@ class _Run:
         self.last_activity_at: datetime | None = None
         self.pending_at: datetime | None = None
         self.inactivity_base: datetime | None = None
-        # Entries grouped by instant (all at or after enrolment, see `SubjectLedger`). Those at
-        # the enrolment instant go through the loop too, so an assignment effective then comes
+        # Entries in time order (all at or after enrolment, see `SubjectLedger`), taken an
+        # instant at a time: those sharing an `occurred_at` stand together. Those at the
+        # enrolment instant go through the loop too, so an assignment effective then comes
         # first. The ledger's indexes are shared with every run over it, and only read here.
-        self._batches = self.ledger.batches
-        self._active_instants = self.ledger.active_instants
-        self._refund_instants = self.ledger.refund_instants
-        self._entry_times = self.ledger.instants
+        self._entries = self.ledger.entries
+        self._entry_times = self.ledger.times
         self._period: tuple[datetime, datetime] | None = None
         self._entry_cursor = 0
         self._assign_cursor = 0
@@ -214,8 +213,8 @@ class _Run:
         digest = hashlib.blake2b(digest_size=16)
         head = (CLOCK_VERSION, self.rules.fingerprint, _micros(self.enrolled_at))
         digest.update(repr(head).encode())
-        times, ids = self.ledger.ids
-        digest.update("\x1f".join(ids[: bisect_right(times, at)]).encode())
+        ids = self.ledger.ids
+        digest.update("\x1f".join(ids[: bisect_right(self._entry_times, at)]).encode())
         for a in self.assignments:
             if a.effective_at > at:
                 break
@@ -299,18 +298,22 @@ class _Run:
         above = self.rules.above(self.tier)
         threshold = None if above is None else above.value_min
         reevaluate = self.rules.reversals is ReversalPolicy.REEVALUATE
-        times = self._entry_times
+        reversing = self.ledger.reversing if reevaluate else None
+        times, activity = self._entry_times, self.ledger.activity
         i = self._entry_cursor
         while i < len(times):
             at = times[i]
-            if at >= horizon or (reevaluate and at in self._refund_instants):
+            if at >= horizon:
+                break
+            end = bisect_right(times, at, i)
+            if reversing is not None and True in reversing[i:end]:
                 break
             if threshold is not None and self.window_value(at) >= threshold:
                 break
-            if at in self._active_instants:
+            if True in activity[i:end]:
                 self.last_activity_at = at
             self.now = at
-            i += 1
+            i = end
         self._entry_cursor = i
 
     def _next_instant(self) -> datetime | None:
@@ -343,8 +346,9 @@ class _Run:
             self._assign_cursor += 1
         entry_time = self._next_entry_time()
         if entry_time is not None and entry_time <= at:
-            self._entry_cursor += 1
-            self._on_entries(at)
+            first = self._entry_cursor
+            self._entry_cursor = end = bisect_right(self._entry_times, entry_time, first)
+            self._on_entries(at, first, end)
         self._run_due(at)
 
     def next_due(self) -> datetime | None:
@@ -427,9 +431,10 @@ class _Run:
 
     # --------------------------------------------------------------------------- entries
 
-    def _on_entries(self, at: datetime) -> None:
-        batch = self._batches[at]
-        if at in self._active_instants:
+    def _on_entries(self, at: datetime, start: int, end: int) -> None:
+        """The entries `start` to `end` of the ledger, all dated `at`."""
+        batch = self._entries[start:end]
+        if True in self.ledger.activity[start:end]:
             self.last_activity_at = at
         if self.explain:
             self._note_entries(at, batch)

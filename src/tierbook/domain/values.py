@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from itertools import accumulate
+from itertools import accumulate, compress
 from operator import attrgetter
 
 from tierbook.domain.ledger import (
@@ -70,10 +70,12 @@ class Ledger:
         # Ties broken by id, so the order entries arrive in never shows in a result.
         ordered = sorted(entries, key=_IN_LEDGER_ORDER)
         self.entries = ordered
+        self._counted: list[bool] | None = None
         if qualifying.counts_all:
             self.qualifying = ordered
         else:
-            self.qualifying = [e for e in ordered if qualifies(e, qualifying)]
+            self._counted = [qualifies(e, qualifying) for e in ordered]
+            self.qualifying = list(compress(ordered, self._counted))
         self.filter = qualifying
         self._series: dict[Metric, Series] = {}
 
@@ -82,36 +84,35 @@ class Ledger:
         return {e.id: e for e in self.entries}
 
     @cached_property
-    def batches(self) -> dict[datetime, list[Entry]]:
-        """The entries grouped by `occurred_at`, in time order."""
-        batches: dict[datetime, list[Entry]] = {}
-        for entry in self.entries:
-            batches.setdefault(entry.occurred_at, []).append(entry)
-        return batches
+    def times(self) -> list[datetime]:
+        """Each entry's `occurred_at`, in ledger order: entries that share an instant stand
+        together, and `bisect_right(times, at)` is where the entries dated after `at` start."""
+        return [e.occurred_at for e in self.entries]
 
     @cached_property
-    def instants(self) -> list[datetime]:
-        """Every `occurred_at`, once each, in time order."""
-        return list(self.batches)
+    def ids(self) -> list[str]:
+        """Each entry's id, in ledger order."""
+        return [e.id for e in self.entries]
 
     @cached_property
-    def active_instants(self) -> frozenset[datetime]:
-        """The instants of qualifying entries that keep a member active."""
-        return frozenset(e.occurred_at for e in self.qualifying if e.counts_as_activity)
+    def _qualifying_times(self) -> list[datetime]:
+        if self.qualifying is self.entries:
+            return self.times
+        return [e.occurred_at for e in self.qualifying]
 
     @cached_property
-    def refund_instants(self) -> frozenset[datetime]:
-        """The instants of refunds that name the entry they reverse."""
-        return frozenset(
-            e.occurred_at
-            for e in self.entries
-            if e.kind is EntryKind.REFUND and e.reverses is not None
-        )
+    def activity(self) -> list[bool]:
+        """For each entry, in ledger order, whether it keeps a member active: a qualifying
+        entry other than a refund."""
+        counted = self._counted
+        if counted is None:
+            return [e.counts_as_activity for e in self.entries]
+        return [e.counts_as_activity and q for e, q in zip(self.entries, counted, strict=True)]
 
     @cached_property
-    def ids(self) -> tuple[list[datetime], list[str]]:
-        """Each entry's `occurred_at` and id, in ledger order."""
-        return [e.occurred_at for e in self.entries], [e.id for e in self.entries]
+    def reversing(self) -> list[bool]:
+        """For each entry, in ledger order, whether it is a refund that names what it reverses."""
+        return [e.kind is EntryKind.REFUND and e.reverses is not None for e in self.entries]
 
     @cached_property
     def _reversed_visits(self) -> set[str]:
@@ -128,8 +129,9 @@ class Ledger:
         entries = self.qualifying
         reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
         values = contributions(entries, metric, self.filter, reversed_visits=reversed_visits)
-        times = tuple(e.occurred_at for e, v in zip(entries, values, strict=True) if v)
-        amounts = tuple(v for v in values if v)
+        # An entry that adds nothing (a zero) is left out of the series.
+        times = tuple(compress(self._qualifying_times, values))
+        amounts = tuple(compress(values, values))
         return Series(times=times, amounts=amounts, totals=tuple(accumulate(amounts, initial=ZERO)))
 
     def value(self, metric: Metric, start: datetime | None, end: datetime) -> Decimal:
