@@ -131,7 +131,8 @@ class SqlLedgerRepository(SqlRepository):
             rows = self._conn.execute(
                 query, {"tenant_id": tenant_id, "program_id": program_id, "member_ids": chunk}
             )
-            for row in rows:
+            # All at once: SQLAlchemy's iteration fetches row by row, at a cost per row.
+            for row in rows.fetchall():
                 entry = _evaluated_entry(row, items=items)
                 found.setdefault(entry.member_id, []).append(entry)
         return found

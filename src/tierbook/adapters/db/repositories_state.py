@@ -81,7 +81,7 @@ class SqlStateRepository(SqlRepository):
                 | {f"g{i}": g for i, g in enumerate(group_ids)}
                 | {f"s{i}": s for i, s in enumerate(chunk)},
             )
-            for row in rows:
+            for row in rows.fetchall():
                 key = (row.group_id, row.subject_id)
                 if key in wanted:  # the query asks for every group of every subject
                     state = state_from_json(row.body)
