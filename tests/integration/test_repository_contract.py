@@ -14,9 +14,12 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from tierbook.adapters.db import serialize
-from tierbook.adapters.db.tables import ledger, metadata, utc_instant
+from tierbook.adapters.db.tables import ledger, metadata, sqlite_instant_text, utc_instant
 from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tierbook.domain.errors import (
     DuplicateMember,
@@ -797,6 +800,27 @@ def test_an_instant_read_from_sqlite_text_is_in_utc(text: str, instant: datetime
     assert read == instant
     assert read is not None
     assert read.tzinfo is UTC
+
+
+SQLITE = sqlite.dialect()  # type: ignore[no-untyped-call]
+ZONES = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=13))]
+
+
+@given(
+    instant=st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(ZONES),
+    )
+)
+def test_sqlite_instant_text_is_what_the_driver_type_writes(instant: datetime) -> None:
+    """Instants are bound on SQLite as text in one step: the same text SQLAlchemy's DATETIME
+    writes from the naive UTC value, so it sorts, compares and reads back the same."""
+    naive = instant.astimezone(UTC).replace(tzinfo=None)
+    written = sa.DateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
+    assert written is not None
+    assert sqlite_instant_text(instant) == written(naive)
+    assert utc_instant(sqlite_instant_text(instant)) == instant
 
 
 def test_a_stored_state_of_an_unknown_format_is_refused() -> None:

@@ -39,13 +39,16 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"naive datetime {value.isoformat()} cannot be stored; give a UTC offset"
-            )
-        value = value.astimezone(UTC)
+        value = _in_utc(value)
         # SQLite has no instant type: fixed-width naive UTC text sorts and compares correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # A sweep or a batch writes instants by the hundred thousand. On SQLite the text is
+        # written here in one step, the same the driver type writes from the naive value.
+        if dialect.name == "sqlite":
+            return sqlite_instant_text
+        return super().bind_processor(dialect)
 
     def result_processor(self, _dialect: Dialect, _coltype: Any) -> Callable[[Any], Any] | None:
         # Instants are read by the million in a sweep. The text SQLite holds is ISO 8601:
@@ -53,6 +56,19 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         # PostgreSQL's driver gives aware datetimes, already in UTC in tierbook's sessions
         # (`engine.make_engine`): returned as they are, without the decorator's generic path.
         return utc_instant
+
+
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; give a UTC offset")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def sqlite_instant_text(value: datetime | None) -> str | None:
+    """An instant as SQLite holds it: naive UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`."""
+    if value is None:
+        return None
+    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def utc_instant(value: Any) -> datetime | None:
