@@ -68,7 +68,7 @@ def sqlite_instant_text(value: datetime | None) -> str | None:
     """An instant as SQLite holds it: naive UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`."""
     if value is None:
         return None
-    return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _in_utc(value).isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
 
 
 def utc_instant(value: Any) -> datetime | None:
