@@ -421,13 +421,14 @@ class _Run:
         floor = self.rules.floor
         self._become(floor, at, Reason.ENROLLED, credit=ZERO, prev=None)
         self._record(at, None, floor, Reason.ENROLLED, {})
-        self._note(
-            at,
-            "enrolment",
-            "enrolled",
-            f"enrolled on {self._name(floor)}"
-            + ("" if floor else " (the group has no floor tier: not yet qualified)"),
-        )
+        if self.explain:
+            self._note(
+                at,
+                "enrolment",
+                "enrolled",
+                f"enrolled on {self._name(floor)}"
+                + ("" if floor else " (the group has no floor tier: not yet qualified)"),
+            )
 
     # --------------------------------------------------------------------------- entries
 
@@ -498,19 +499,21 @@ class _Run:
                 "trigger": trigger,
             }
             self._record(at, old, best, Reason.QUALIFIED, figures)
-            self._note(
-                at,
-                "upgrade",
-                "qualified",
-                f"window value {_num(window)} >= {best.handle} value_min {_num(best.value_min)}: "
-                f"{self._name(old)} -> {best.handle}, credit {_num(credit)}",
-                figures,
-            )
+            if self.explain:
+                self._note(
+                    at,
+                    "upgrade",
+                    "qualified",
+                    f"window value {_num(window)} >= {best.handle} value_min "
+                    f"{_num(best.value_min)}: {self._name(old)} -> {best.handle}, "
+                    f"credit {_num(credit)}",
+                    figures,
+                )
             # Higher tiers waiting on days in tier count them from this promotion.
             self._check_upgrade(at, trigger=trigger)
             return
         self.pending_at = pending
-        if pending is not None:
+        if pending is not None and self.explain:
             self._note(
                 at,
                 "upgrade",
@@ -588,14 +591,15 @@ class _Run:
         if standing >= tier.value_maintain:
             self._maintained(at, standing, after=at, trigger="maintenance")
             return
-        self._note(
-            at,
-            "maintenance",
-            "failed",
-            f"credit {_num(credit)} + progress {_num(progress)} < {tier.handle} value_maintain "
-            f"{_num(tier.value_maintain)}",
-            figures,
-        )
+        if self.explain:
+            self._note(
+                at,
+                "maintenance",
+                "failed",
+                f"credit {_num(credit)} + progress {_num(progress)} < {tier.handle} value_maintain "
+                f"{_num(tier.value_maintain)}",
+                figures,
+            )
         grace_days = self.rules.downgrade.grace_days
         # Where a floor holds the member on this tier there is no downgrade to wait for.
         if grace_days > 0 and self.rules.rank_of(self._clamp_to_floor(None)) < tier.rank:
@@ -603,9 +607,10 @@ class _Run:
             self.grace_anniversary = at
             figures["grace_until"] = _fmt(self.grace_until)
             self._record(at, tier, tier, Reason.GRACE_STARTED, figures)
-            self._note(
-                at, "grace", "started", f"grace until {self.grace_until.isoformat()}", figures
-            )
+            if self.explain:
+                self._note(
+                    at, "grace", "started", f"grace until {self.grace_until.isoformat()}", figures
+                )
             return
         self._downgrade(at, after=at)
 
@@ -632,18 +637,20 @@ class _Run:
         # period longer than a term would otherwise fail the fresh tier year at once).
         self.anniversary_at = self._first_check_after(max(after, at), fresh=False)
         self._record(at, tier, tier, Reason.MAINTAINED, figures)
-        self._note(
-            at,
-            "maintenance",
-            "maintained",
-            f"{tier.handle} maintained ({trigger}); next check "
-            f"{_fmt(self.anniversary_at) or 'never'}",
-            figures,
-        )
+        if self.explain:
+            self._note(
+                at,
+                "maintenance",
+                "maintained",
+                f"{tier.handle} maintained ({trigger}); next check "
+                f"{_fmt(self.anniversary_at) or 'never'}",
+                figures,
+            )
 
     def _grace_ends(self, at: datetime) -> None:
         due = self.grace_anniversary or at
-        self._note(at, "grace", "ended", "grace period ended without maintenance")
+        if self.explain:
+            self._note(at, "grace", "ended", "grace period ended without maintenance")
         self._downgrade(at, after=due)
 
     def _downgrade(self, at: datetime, *, after: datetime) -> None:
@@ -677,13 +684,14 @@ class _Run:
             return
         self._become(target, at, Reason.DOWNGRADED, credit=ZERO, prev=tier)
         self._record(at, tier, target, Reason.DOWNGRADED, figures)
-        self._note(
-            at,
-            "downgrade",
-            "downgraded",
-            f"{policy.value}: window value {_num(window)} -> {self._name(target)}",
-            figures,
-        )
+        if self.explain:
+            self._note(
+                at,
+                "downgrade",
+                "downgraded",
+                f"{policy.value}: window value {_num(window)} -> {self._name(target)}",
+                figures,
+            )
 
     def _clamp_to_floor(self, target: Tier | None) -> Tier | None:
         floors = [self.rules.floor]
@@ -712,18 +720,22 @@ class _Run:
             "max_inactive_days": _fmt(tier.max_inactive_days),
         }
         if target is tier:
-            self._note(at, "inactivity", "kept", "inactive, but the floor keeps the tier", figures)
+            if self.explain:
+                self._note(
+                    at, "inactivity", "kept", "inactive, but the floor keeps the tier", figures
+                )
             return
         self._become(target, at, Reason.INACTIVITY, credit=ZERO, prev=tier)
         self._record(at, tier, target, Reason.INACTIVITY, figures)
-        self._note(
-            at,
-            "inactivity",
-            "dropped",
-            f"no qualifying entry for {tier.max_inactive_days} days: "
-            f"{tier.handle} -> {self._name(target)}",
-            figures,
-        )
+        if self.explain:
+            self._note(
+                at,
+                "inactivity",
+                "dropped",
+                f"no qualifying entry for {tier.max_inactive_days} days: "
+                f"{tier.handle} -> {self._name(target)}",
+                figures,
+            )
 
     # ------------------------------------------------------------------------- reversals
 
@@ -762,14 +774,15 @@ class _Run:
         }
         self._become(target, at, Reason.REVERSAL, credit=ZERO, prev=tier)
         self._record(at, tier, target, Reason.REVERSAL, figures)
-        self._note(
-            at,
-            "reversal",
-            "moved",
-            f"refund left window value {_num(window)} < {tier.handle} value_min "
-            f"{_num(tier.value_min)}: -> {self._name(target)}",
-            figures,
-        )
+        if self.explain:
+            self._note(
+                at,
+                "reversal",
+                "moved",
+                f"refund left window value {_num(window)} < {tier.handle} value_min "
+                f"{_num(tier.value_min)}: -> {self._name(target)}",
+                figures,
+            )
 
     # ----------------------------------------------------------------------- assignments
 
@@ -777,7 +790,10 @@ class _Run:
         try:
             tier = self.rules.tier_by_id(assignment.tier_id)
         except KeyError:
-            self._note(at, "assignment", "ignored", f"tier {assignment.tier_id} no longer exists")
+            if self.explain:
+                self._note(
+                    at, "assignment", "ignored", f"tier {assignment.tier_id} no longer exists"
+                )
             return
         old = self.tier
         self.assignment = ActiveAssignment(
@@ -800,9 +816,10 @@ class _Run:
             "reason": assignment.reason,
         }
         self._record(at, old, tier, Reason.ASSIGNED, figures)
-        self._note(
-            at, "assignment", "assigned", f"{assignment.mode.value} -> {tier.handle}", figures
-        )
+        if self.explain:
+            self._note(
+                at, "assignment", "assigned", f"{assignment.mode.value} -> {tier.handle}", figures
+            )
 
     def _end_assignment(self, at: datetime) -> None:
         ended = self.assignment
@@ -812,7 +829,8 @@ class _Run:
             return
         figures = {"mode": ended.mode.value, "assigned_at": _fmt(ended.assigned_at)}
         self._record(at, self.tier, self.tier, Reason.ASSIGNMENT_EXPIRED, figures)
-        self._note(at, "assignment", "expired", f"{ended.mode.value} assignment ended", figures)
+        if self.explain:
+            self._note(at, "assignment", "expired", f"{ended.mode.value} assignment ended", figures)
         self._check_upgrade(at, trigger="assignment expired")
 
     # -------------------------------------------------------------------------- helpers
@@ -866,6 +884,8 @@ class _Run:
         message: str,
         values: dict[str, str | None] | None = None,
     ) -> None:
+        """Note a decision for `explain`; callers build a note only when explaining (its
+        message formats figures, which a plain evaluation has no use for)."""
         if self.explain:
             self.trace.append(Decision(at, rule, outcome, message, dict(values or {})))
 
