@@ -30,6 +30,7 @@ from bench import generate as gen
 from bench.common import say
 from tierbook.adapters.db.engine import make_engine
 from tierbook.adapters.db.migrate import upgrade
+from tierbook.adapters.db.repositories import bind_processors
 from tierbook.adapters.db.serialize import custom_digest, custom_text, state_to_dict
 from tierbook.adapters.db.tables import (
     AMOUNT_SCALE,
@@ -140,14 +141,9 @@ class _Rows:
     """Values in a table's column order, through each column's bind processor."""
 
     def __init__(self, engine: sa.Engine, table: sa.Table, columns: Sequence[str]) -> None:
-        dialect = engine.dialect
         self.table = table
         self.columns = tuple(columns)
-        self._processors = [
-            (i, p)
-            for i, name in enumerate(columns)
-            if (p := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        ]
+        self._processors = bind_processors(table, columns, engine.dialect)
 
     def __call__(self, values: Sequence[Any]) -> tuple[Any, ...]:
         row = list(values)

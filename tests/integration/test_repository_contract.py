@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
 from tierbook.adapters.db import serialize
-from tierbook.adapters.db.tables import ledger, metadata, sqlite_instant_text, utc_instant
+from tierbook.adapters.db.repositories import ManyRows
+from tierbook.adapters.db.tables import (
+    ledger,
+    metadata,
+    outbox,
+    sqlite_instant_text,
+    utc_instant,
+)
 from tierbook.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tierbook.domain.errors import (
     DuplicateMember,
@@ -821,6 +828,65 @@ def test_sqlite_instant_text_is_what_the_driver_type_writes(instant: datetime) -
     assert written is not None
     assert sqlite_instant_text(instant) == written(naive)
     assert utc_instant(sqlite_instant_text(instant)) == instant
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "type",
+    "subject_id",
+    "program_id",
+    "group_id",
+    "occurred_at",
+    "payload",
+    "created_at",
+    "delivered_at",
+)
+
+
+def test_many_rows_writes_what_sqlalchemys_executemany_writes(engine: sa.Engine) -> None:
+    """The same rows written through `ManyRows` and through `Connection.execute` read back
+    the same, column for column, as the database holds them (instants in other zones, JSON,
+    NULLs)."""
+    writer = ManyRows(sa.insert(outbox), outbox, _EVENT_COLUMNS)
+    paris = timezone(timedelta(hours=1))
+    rows = [
+        (
+            f"{way}-{i}",
+            T1,
+            "tier.upgraded",
+            f"s{i}",
+            PROGRAM,
+            GROUP,
+            at(i).astimezone(paris),
+            {"figures": {"window_value": "12.5"}, "to": i, "none": None, "é": [1, 2]},
+            at(i + 0.5),
+            None if i % 2 else at(i + 1),
+        )
+        for way in ("plain", "sqlalchemy")
+        for i in range(3)
+    ]
+    with engine.begin() as connection:
+        writer(connection, rows[:3])
+        connection.execute(
+            sa.insert(outbox), [dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows[3:]]
+        )
+    as_text = [sa.cast(outbox.c[name], sa.Text) for name in _EVENT_COLUMNS[1:]]
+    with engine.connect() as connection:
+        stored = {
+            row[0]: tuple(row[1:])
+            for row in connection.execute(sa.select(outbox.c.id, *as_text).order_by(outbox.c.id))
+        }
+    for i in range(3):
+        assert stored[f"plain-{i}"] == stored[f"sqlalchemy-{i}"]
+
+
+def test_many_rows_refuses_a_statement_that_binds_other_columns(engine: sa.Engine) -> None:
+    writer = ManyRows(
+        sa.insert(outbox).values(attempts=sa.bindparam("tries")), outbox, _EVENT_COLUMNS
+    )
+    with engine.begin() as connection, pytest.raises(ValueError, match="binds"):
+        writer(connection, [("e1", T1, "t", "s", PROGRAM, GROUP, JAN, {}, JAN, None)])
 
 
 def test_a_stored_state_of_an_unknown_format_is_refused() -> None:

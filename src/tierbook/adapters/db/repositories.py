@@ -8,7 +8,7 @@ checkpoints). None of them commits; the unit of work does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +45,66 @@ class SqlRepository:
 
     def _now(self) -> datetime:
         return self._clock.now().astimezone(UTC)
+
+
+Processor = Callable[[Any], Any]
+
+
+def bind_processors(
+    table: sa.Table, columns: Sequence[str], dialect: sa.Dialect
+) -> list[tuple[int, Processor]]:
+    """(position, processor) of each of `columns` whose type binds values for `dialect`: the
+    processors SQLAlchemy applies to those columns' parameters (a JSON column's serializer, an
+    instant's UTC text on SQLite), to run on plain rows."""
+    return [
+        (i, process)
+        for i, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+
+
+class ManyRows:
+    """A statement run once per row of values, as one DBAPI `executemany`.
+
+    `Connection.execute(statement, [dict, ...])` builds and processes a parameter set per row
+    inside SQLAlchemy: a fixed cost per row that the sweep's and a batch's writes pay thousands
+    of times over. Here the statement is compiled once per dialect, each value goes through
+    its column type's own bind processor (`bind_processors`, what SQLAlchemy applies), and the
+    driver gets the rows as they are: tuples where its parameters are positional (SQLite),
+    mappings where they are named (psycopg). Every parameter the statement binds is one of
+    `columns`, each row holds their values in that order, and None binds NULL.
+    """
+
+    def __init__(self, statement: sa.Insert, table: sa.Table, columns: Sequence[str]) -> None:
+        self._statement = statement
+        self._table = table
+        self.columns = tuple(columns)
+        self._compiled: dict[str, tuple[str, bool, list[tuple[int, Processor]]]] = {}
+
+    def __call__(self, connection: sa.Connection, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        text, positional, processors = self._compile(connection.dialect)
+        bound: list[Any] = []
+        for values in rows:
+            row = list(values)
+            for i, process in processors:
+                if row[i] is not None:
+                    row[i] = process(row[i])
+            bound.append(tuple(row) if positional else dict(zip(self.columns, row, strict=True)))
+        connection.exec_driver_sql(text, bound)
+
+    def _compile(self, dialect: sa.Dialect) -> tuple[str, bool, list[tuple[int, Processor]]]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect, column_keys=list(self.columns))
+            names = list(compiled.positiontup or ()) if compiled.positional else None
+            binds = set(compiled.binds)
+            if binds != set(self.columns) or (names is not None and names != list(self.columns)):
+                raise ValueError(f"the statement binds {sorted(binds)}, not {self.columns}")
+            processors = bind_processors(self._table, self.columns, dialect)
+            found = self._compiled[dialect.name] = (compiled.string, names is not None, processors)
+        return found
 
 
 def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tierbook.adapters.db.repositories import AnyRow, SqlRepository, chunked
+from tierbook.adapters.db.repositories import AnyRow, ManyRows, SqlRepository, chunked
 from tierbook.adapters.db.tables import api_keys, checkpoints, outbox
 from tierbook.service.model import ApiKey, OutboxEvent
 
@@ -18,21 +18,21 @@ class SqlOutboxRepository(SqlRepository):
         if not events:
             return
         now = self._now()
-        self._conn.execute(
-            sa.insert(outbox),
+        _ADD_EVENTS(
+            self._conn,
             [
-                {
-                    "id": e.id,
-                    "tenant_id": e.tenant_id,
-                    "type": e.type,
-                    "subject_id": e.subject_id,
-                    "program_id": e.program_id,
-                    "group_id": e.group_id,
-                    "occurred_at": e.occurred_at,
-                    "payload": dict(e.payload),
-                    "created_at": e.created_at or now,
-                    "delivered_at": e.delivered_at,
-                }
+                (
+                    e.id,
+                    e.tenant_id,
+                    e.type,
+                    e.subject_id,
+                    e.program_id,
+                    e.group_id,
+                    e.occurred_at,
+                    dict(e.payload),
+                    e.created_at or now,
+                    e.delivered_at,
+                )
                 for e in events
             ],
         )
@@ -145,3 +145,21 @@ class SqlCheckpointRepository(SqlRepository):
                 set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
             )
         )
+
+
+_ADD_EVENTS = ManyRows(
+    sa.insert(outbox),
+    outbox,
+    (
+        "id",
+        "tenant_id",
+        "type",
+        "subject_id",
+        "program_id",
+        "group_id",
+        "occurred_at",
+        "payload",
+        "created_at",
+        "delivered_at",
+    ),
+)

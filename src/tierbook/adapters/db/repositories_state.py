@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tierbook.adapters.db.repositories import (
     AnyRow,
+    ManyRows,
     SqlRepository,
     chunked,
     instant,
@@ -127,9 +128,8 @@ class SqlStateRepository(SqlRepository):
         found: dict[StateKey, list[HistoryRecord]] = {}
         reasons = _REASONS
         for chunk in subject_sets(keys):
-            for group_id, subject_id, at, from_id, to_id, reason, figures in self._conn.execute(
-                _HISTORIES_OF, subject_params(tenant_id, chunk)
-            ):
+            rows = self._conn.execute(_HISTORIES_OF, subject_params(tenant_id, chunk))
+            for group_id, subject_id, at, from_id, to_id, reason, figures in rows.fetchall():
                 key = (group_id, subject_id)
                 when = instant(at)
                 if key in chunk.keys and when is not None:  # `at` is NOT NULL
@@ -144,22 +144,22 @@ class SqlStateRepository(SqlRepository):
         if not writes:
             return
         now = self._now()
-        self._conn.execute(
-            _SAVE_STATES[self._conn.dialect.name],
+        _SAVE_STATES[self._conn.dialect.name](
+            self._conn,
             [
-                {
-                    "tenant_id": tenant_id,
-                    "group_id": w.state.group_id,
-                    "subject_id": w.state.subject_id,
-                    "program_id": program_id,
-                    "tier_id": w.state.tier_id,
-                    "as_of": w.state.as_of,
-                    "next_due_at": w.state.next_due_at,
-                    "stable_until": w.state.stable_until,
-                    "body": state_to_dict(w.state),
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                (
+                    tenant_id,
+                    w.state.group_id,
+                    w.state.subject_id,
+                    program_id,
+                    w.state.tier_id,
+                    w.state.as_of,
+                    w.state.next_due_at,
+                    w.state.stable_until,
+                    state_to_dict(w.state),
+                    now,
+                    now,
+                )
                 for w in writes
             ],
         )
@@ -179,36 +179,29 @@ class SqlStateRepository(SqlRepository):
             (w.state.group_id, w.state.subject_id) for w in writes if w.kept is None and w.tail
         ]
         ends = self._history_lengths(tenant_id, appended) if appended else {}
-        fresh: list[dict[str, Any]] = [
-            {
-                "tenant_id": tenant_id,
-                "group_id": w.state.group_id,
-                "subject_id": w.state.subject_id,
-                "seq": seq,
-                "at": record.at,
-                "from_tier_id": record.from_tier_id,
-                "to_tier_id": record.to_tier_id,
-                "reason": record.reason.value,
-                "figures": record.figures,
-            }
-            for w in writes
-            for seq, record in enumerate(
-                w.tail,
-                start=w.kept
-                if w.kept is not None
-                else ends.get((w.state.group_id, w.state.subject_id), 0),
-            )
-        ]
-        if fresh:
-            self._conn.execute(sa.insert(tier_history), fresh)
+        _APPEND_HISTORY(
+            self._conn,
+            [
+                row
+                for w in writes
+                for row in _history_rows(
+                    tenant_id,
+                    w.state.group_id,
+                    w.state.subject_id,
+                    w.tail,
+                    start=w.kept
+                    if w.kept is not None
+                    else ends.get((w.state.group_id, w.state.subject_id), 0),
+                )
+            ],
+        )
 
     def _history_lengths(self, tenant_id: str, keys: Sequence[StateKey]) -> dict[StateKey, int]:
         """How many history records each of these states has stored (absent: none)."""
         found: dict[StateKey, int] = {}
         for chunk in subject_sets(keys):
-            for group_id, subject_id, last in self._conn.execute(
-                _HISTORY_ENDS, subject_params(tenant_id, chunk)
-            ):
+            rows = self._conn.execute(_HISTORY_ENDS, subject_params(tenant_id, chunk))
+            for group_id, subject_id, last in rows.fetchall():
                 if (group_id, subject_id) in chunk.keys:
                     found[(group_id, subject_id)] = last + 1
         return found
@@ -229,7 +222,7 @@ class SqlStateRepository(SqlRepository):
                     c.subject_id.in_(subject_ids),
                 )
             )
-            found.update(((row.group_id, row.subject_id), row.version) for row in rows)
+            found.update(((g, s), version) for g, s, version in rows.fetchall())
         return found
 
     def due_among(
@@ -246,7 +239,7 @@ class SqlStateRepository(SqlRepository):
                     c.stable_until <= as_of,
                 )
             )
-            found.extend((row.group_id, row.subject_id) for row in rows)
+            found.extend((g, s) for g, s in rows.fetchall())
         return found
 
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
@@ -257,7 +250,7 @@ class SqlStateRepository(SqlRepository):
             .order_by(c.stable_until, c.tenant_id, c.group_id, c.subject_id)
             .limit(limit)
         )
-        return [(r.tenant_id, r.program_id, r.group_id, r.subject_id) for r in rows]
+        return [(t, p, g, s) for t, p, g, s in rows.fetchall()]
 
     def held_tier_ids(self, tenant_id: str, program_id: int) -> set[int]:
         c = tier_states.c
@@ -300,24 +293,34 @@ class SqlStateRepository(SqlRepository):
                     c.seq >= keep,
                 )
             )
-        if keep < len(history):
-            self._conn.execute(
-                sa.insert(tier_history),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "group_id": group_id,
-                        "subject_id": subject_id,
-                        "seq": seq,
-                        "at": record.at,
-                        "from_tier_id": record.from_tier_id,
-                        "to_tier_id": record.to_tier_id,
-                        "reason": record.reason.value,
-                        "figures": record.figures,
-                    }
-                    for seq, record in enumerate(history[keep:], start=keep)
-                ],
-            )
+        _APPEND_HISTORY(
+            self._conn, _history_rows(tenant_id, group_id, subject_id, history[keep:], start=keep)
+        )
+
+
+def _history_rows(
+    tenant_id: str,
+    group_id: int,
+    subject_id: str,
+    records: Sequence[HistoryRecord],
+    *,
+    start: int,
+) -> list[tuple[Any, ...]]:
+    """`_APPEND_HISTORY` rows of a state's records, numbered from `start`."""
+    return [
+        (
+            tenant_id,
+            group_id,
+            subject_id,
+            seq,
+            record.at,
+            record.from_tier_id,
+            record.to_tier_id,
+            record.reason.value,
+            record.figures,
+        )
+        for seq, record in enumerate(records, start=start)
+    ]
 
 
 def _record(row: AnyRow) -> HistoryRecord:
@@ -359,7 +362,7 @@ _REWRITTEN = ("program_id", "tier_id", "as_of", "next_due_at", "stable_until", "
 def _on_rewrite(insert: Any) -> dict[str, Any]:
     """The `ON CONFLICT DO UPDATE` assignments of a state written again: its version goes up."""
     return {name: insert.excluded[name] for name in _REWRITTEN} | {
-        "version": tier_states.c.version + 1
+        "version": tier_states.c.version + sa.literal_column("1")
     }
 
 
@@ -387,11 +390,41 @@ def _save_states(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
     )
 
 
+_STATE_COLUMNS = (
+    "tenant_id",
+    "group_id",
+    "subject_id",
+    "program_id",
+    "tier_id",
+    "as_of",
+    "next_due_at",
+    "stable_until",
+    "body",
+    "created_at",
+    "updated_at",
+)
 # Built once: making an upsert (and its `excluded` columns) costs more than running it.
 _SAVE_STATES = {
-    "postgresql": _save_states(postgresql.insert(tier_states)),
-    "sqlite": _save_states(sqlite.insert(tier_states)),
+    "postgresql": ManyRows(
+        _save_states(postgresql.insert(tier_states)), tier_states, _STATE_COLUMNS
+    ),
+    "sqlite": ManyRows(_save_states(sqlite.insert(tier_states)), tier_states, _STATE_COLUMNS),
 }
+_APPEND_HISTORY = ManyRows(
+    sa.insert(tier_history),
+    tier_history,
+    (
+        "tenant_id",
+        "group_id",
+        "subject_id",
+        "seq",
+        "at",
+        "from_tier_id",
+        "to_tier_id",
+        "reason",
+        "figures",
+    ),
+)
 _REASONS = {reason.value: reason for reason in Reason}
 _HISTORY_ENDS = (
     sa.select(tier_history.c.group_id, tier_history.c.subject_id, sa.func.max(tier_history.c.seq))
