@@ -24,7 +24,7 @@ from tierbook.adapters.db.repositories import (
     subjects_in,
 )
 from tierbook.adapters.db.serialize import state_from_json, state_to_dict
-from tierbook.adapters.db.tables import tier_history, tier_states
+from tierbook.adapters.db.tables import UtcDateTime, tier_history, tier_states
 from tierbook.domain.state import HistoryRecord, Reason, TierState
 from tierbook.service.model import StateRecord, StoredState
 from tierbook.service.ports import StateWrite
@@ -212,34 +212,23 @@ class SqlStateRepository(SqlRepository):
         Every write increments a state's version, so a version read earlier in another
         transaction tells whether anything wrote the state since.
         """
-        c = tier_states.c
         found: dict[StateKey, int] = {}
         for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
-                sa.select(c.group_id, c.subject_id, c.version).where(
-                    c.tenant_id == tenant_id,
-                    c.group_id == group_id,
-                    c.subject_id.in_(subject_ids),
-                )
-            )
-            found.update(((g, s), version) for g, s, version in rows.fetchall())
+                _VERSIONS, _group_params(tenant_id, group_id, subject_ids)
+            ).fetchall()
+            found.update(((g, s), version) for g, s, version in rows)
         return found
 
     def due_among(
         self, tenant_id: str, as_of: datetime, keys: Sequence[StateKey]
     ) -> list[StateKey]:
-        c = tier_states.c
         found: list[StateKey] = []
         for group_id, subject_ids in key_chunks(keys):
             rows = self._conn.execute(
-                sa.select(c.group_id, c.subject_id).where(
-                    c.tenant_id == tenant_id,
-                    c.group_id == group_id,
-                    c.subject_id.in_(subject_ids),
-                    c.stable_until <= as_of,
-                )
-            )
-            found.extend((g, s) for g, s in rows.fetchall())
+                _DUE_AMONG, _group_params(tenant_id, group_id, subject_ids) | {"as_of": as_of}
+            ).fetchall()
+            found.extend((g, s) for g, s in rows)
         return found
 
     def due(self, as_of: datetime, limit: int) -> list[tuple[str, int, int, str]]:
@@ -425,6 +414,25 @@ _APPEND_HISTORY = ManyRows(
         "figures",
     ),
 )
+# A group's states by subject ids (see `key_chunks`), built once: building a statement with a
+# literal `IN` list of hundreds of ids costs more than running it.
+_OF_GROUP = (
+    tier_states.c.tenant_id == sa.bindparam("tenant_id"),
+    tier_states.c.group_id == sa.bindparam("group_id"),
+    tier_states.c.subject_id.in_(sa.bindparam("subject_ids", expanding=True)),
+)
+_VERSIONS = sa.select(
+    tier_states.c.group_id, tier_states.c.subject_id, tier_states.c.version
+).where(*_OF_GROUP)
+_DUE_AMONG = sa.select(tier_states.c.group_id, tier_states.c.subject_id).where(
+    *_OF_GROUP, tier_states.c.stable_until <= sa.bindparam("as_of", type_=UtcDateTime)
+)
+
+
+def _group_params(tenant_id: str, group_id: int, subject_ids: Sequence[str]) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "group_id": group_id, "subject_ids": list(subject_ids)}
+
+
 _REASONS = {reason.value: reason for reason in Reason}
 _HISTORY_ENDS = (
     sa.select(tier_history.c.group_id, tier_history.c.subject_id, sa.func.max(tier_history.c.seq))
