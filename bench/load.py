@@ -31,6 +31,7 @@ from bench.common import say
 from tierbook.adapters.db.engine import make_engine
 from tierbook.adapters.db.migrate import upgrade
 from tierbook.adapters.db.repositories import bind_processors
+from tierbook.adapters.db.repositories_state import HISTORY_COLUMNS, STATE_COLUMNS
 from tierbook.adapters.db.serialize import custom_digest, custom_text, state_to_dict
 from tierbook.adapters.db.tables import (
     AMOUNT_SCALE,
@@ -218,30 +219,6 @@ LEDGER_COLUMNS = (
     "reverses",
     "items",
     "meta",
-)
-STATE_COLUMNS = (
-    "tenant_id",
-    "group_id",
-    "subject_id",
-    "program_id",
-    "tier_id",
-    "as_of",
-    "next_due_at",
-    "stable_until",
-    "body",
-    "created_at",
-    "updated_at",
-)
-HISTORY_COLUMNS = (
-    "tenant_id",
-    "group_id",
-    "subject_id",
-    "seq",
-    "at",
-    "from_tier_id",
-    "to_tier_id",
-    "reason",
-    "figures",
 )
 _CENT = AMOUNT_SCALE // 100
 _EMPTY: dict[str, Any] = {}

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite
 
 from tierbook.adapters.db import serialize
 from tierbook.adapters.db.repositories import ManyRows
+from tierbook.adapters.db.repositories_ops import EVENT_COLUMNS
 from tierbook.adapters.db.tables import (
     ledger,
     metadata,
@@ -830,25 +831,11 @@ def test_sqlite_instant_text_is_what_the_driver_type_writes(instant: datetime) -
     assert utc_instant(sqlite_instant_text(instant)) == instant
 
 
-_EVENT_COLUMNS = (
-    "id",
-    "tenant_id",
-    "type",
-    "subject_id",
-    "program_id",
-    "group_id",
-    "occurred_at",
-    "payload",
-    "created_at",
-    "delivered_at",
-)
-
-
 def test_many_rows_writes_what_sqlalchemys_executemany_writes(engine: sa.Engine) -> None:
     """The same rows written through `ManyRows` and through `Connection.execute` read back
     the same, column for column, as the database holds them (instants in other zones, JSON,
     NULLs)."""
-    writer = ManyRows(sa.insert(outbox), outbox, _EVENT_COLUMNS)
+    writer = ManyRows(sa.insert(outbox), outbox, EVENT_COLUMNS)
     paris = timezone(timedelta(hours=1))
     rows = [
         (
@@ -869,9 +856,9 @@ def test_many_rows_writes_what_sqlalchemys_executemany_writes(engine: sa.Engine)
     with engine.begin() as connection:
         writer(connection, rows[:3])
         connection.execute(
-            sa.insert(outbox), [dict(zip(_EVENT_COLUMNS, r, strict=True)) for r in rows[3:]]
+            sa.insert(outbox), [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows[3:]]
         )
-    as_text = [sa.cast(outbox.c[name], sa.Text) for name in _EVENT_COLUMNS[1:]]
+    as_text = [sa.cast(outbox.c[name], sa.Text) for name in EVENT_COLUMNS[1:]]
     with engine.connect() as connection:
         stored = {
             row[0]: tuple(row[1:])
@@ -883,7 +870,7 @@ def test_many_rows_writes_what_sqlalchemys_executemany_writes(engine: sa.Engine)
 
 def test_many_rows_refuses_a_statement_that_binds_other_columns(engine: sa.Engine) -> None:
     writer = ManyRows(
-        sa.insert(outbox).values(attempts=sa.bindparam("tries")), outbox, _EVENT_COLUMNS
+        sa.insert(outbox).values(attempts=sa.bindparam("tries")), outbox, EVENT_COLUMNS
     )
     with engine.begin() as connection, pytest.raises(ValueError, match="binds"):
         writer(connection, [("e1", T1, "t", "s", PROGRAM, GROUP, JAN, {}, JAN, None)])

@@ -147,19 +147,17 @@ class SqlCheckpointRepository(SqlRepository):
         )
 
 
-_ADD_EVENTS = ManyRows(
-    sa.insert(outbox),
-    outbox,
-    (
-        "id",
-        "tenant_id",
-        "type",
-        "subject_id",
-        "program_id",
-        "group_id",
-        "occurred_at",
-        "payload",
-        "created_at",
-        "delivered_at",
-    ),
+EVENT_COLUMNS = (
+    "id",
+    "tenant_id",
+    "type",
+    "subject_id",
+    "program_id",
+    "group_id",
+    "occurred_at",
+    "payload",
+    "created_at",
+    "delivered_at",
 )
+"""The columns an outbox event is written with, in the order of its values."""
+_ADD_EVENTS = ManyRows(sa.insert(outbox), outbox, EVENT_COLUMNS)

@@ -379,7 +379,7 @@ def _save_states(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
     )
 
 
-_STATE_COLUMNS = (
+STATE_COLUMNS = (
     "tenant_id",
     "group_id",
     "subject_id",
@@ -392,28 +392,27 @@ _STATE_COLUMNS = (
     "created_at",
     "updated_at",
 )
+"""The columns a state row is written with, in the order of its values."""
+HISTORY_COLUMNS = (
+    "tenant_id",
+    "group_id",
+    "subject_id",
+    "seq",
+    "at",
+    "from_tier_id",
+    "to_tier_id",
+    "reason",
+    "figures",
+)
+"""The columns a history record is written with, in the order of its values."""
 # Built once: making an upsert (and its `excluded` columns) costs more than running it.
 _SAVE_STATES = {
     "postgresql": ManyRows(
-        _save_states(postgresql.insert(tier_states)), tier_states, _STATE_COLUMNS
+        _save_states(postgresql.insert(tier_states)), tier_states, STATE_COLUMNS
     ),
-    "sqlite": ManyRows(_save_states(sqlite.insert(tier_states)), tier_states, _STATE_COLUMNS),
+    "sqlite": ManyRows(_save_states(sqlite.insert(tier_states)), tier_states, STATE_COLUMNS),
 }
-_APPEND_HISTORY = ManyRows(
-    sa.insert(tier_history),
-    tier_history,
-    (
-        "tenant_id",
-        "group_id",
-        "subject_id",
-        "seq",
-        "at",
-        "from_tier_id",
-        "to_tier_id",
-        "reason",
-        "figures",
-    ),
-)
+_APPEND_HISTORY = ManyRows(sa.insert(tier_history), tier_history, HISTORY_COLUMNS)
 # A group's states by subject ids (see `key_chunks`), built once: building a statement with a
 # literal `IN` list of hundreds of ids costs more than running it.
 _OF_GROUP = (
