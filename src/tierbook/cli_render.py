@@ -57,6 +57,7 @@ def _name(tier: Tier | None) -> str:
 def view_json(view: TierView) -> dict[str, Any]:
     """A member's state in one group, with §1 names; decimals as strings, instants in UTC."""
     state, group, figures = view.state, view.group, view.state.figures
+    window_from, window_to = view.window
     assignment = state.assignment
     return {
         "member_id": view.member.id,
@@ -65,7 +66,7 @@ def view_json(view: TierView) -> dict[str, Any]:
         "group_code": group.code,
         "group_name": group.name,
         "subject_id": view.subject_id,
-        "as_of": rfc3339(state.as_of),
+        "as_of": rfc3339(view.as_of),
         "tier": _tier_json(_tier(group, state.tier_id)),
         "prev_tier": _tier_json(_tier(group, state.prev_tier_id)),
         "achieved_at": rfc3339(state.achieved_at),
@@ -84,8 +85,8 @@ def view_json(view: TierView) -> dict[str, Any]:
             "assigned_at": rfc3339(assignment.assigned_at),
         },
         "window": {
-            "from": rfc3339(figures.window_from),
-            "to": rfc3339(figures.window_to),
+            "from": rfc3339(window_from),
+            "to": rfc3339(window_to),
             "metric": group.rules.metric.value,
             "value": num(figures.window_value),
         },
@@ -115,7 +116,7 @@ def _day(value: datetime | None, timezone: str) -> str:
 def tiers_table(views: Sequence[TierView]) -> Table:
     """One row per group: the tier and since when, the window, what keeps it, what is next."""
     timezone = views[0].program.timezone
-    table = Table(title=f"as of {local(views[0].state.as_of, timezone)}", title_justify="left")
+    table = Table(title=f"as of {local(views[0].as_of, timezone)}", title_justify="left")
     for column in ("Group", "Tier", "Window", "To keep", "Next tier"):
         table.add_column(column, overflow="fold")
     for view in views:

@@ -1,5 +1,5 @@
-"""A stored state answers a read at any later instant of its stable span: the state the clock
-would give as of that instant."""
+"""A stored state answers a read at any later instant of its stable span: read with the read's
+instant and window bounds, it is the state the clock would give as of that instant."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from tierbook.domain.clock import evaluate
 from tierbook.domain.rules import Window, WindowKind
-from tierbook.service.model import GroupConfig, StateRecord
-from tierbook.service.queries import answer
+from tierbook.service.model import GroupConfig, Member, ProgramConfig, StateRecord
+from tierbook.service.queries import TierView, answer
 
 from .factories import at, omneo_group, purchase, run
 
@@ -29,10 +29,19 @@ def test_a_stored_state_read_later_in_its_span_is_the_replay_then(
     stored = run(rules, "2025-01-01", ENTRIES, "2025-07-01 12:00").state
     assert stored.stable_until is not None
     assert stored.stable_until > stored.as_of + later
-    read = answer(
-        StateRecord(stored, at("2025-07-01"), at("2025-07-01")),
-        GroupConfig(rules, "Status"),
-        stored.as_of + later,
+    group = GroupConfig(rules, "Status")
+    read_at = stored.as_of + later
+    record = StateRecord(stored, at("2025-07-01"), at("2025-07-01"))
+    read = answer(record, read_at)
+    assert read is stored
+    view = TierView(
+        Member(tenant_id="t", id="m1", program_id=1, enrolled_at=at("2025-01-01")),
+        ProgramConfig(id=1, code="p", name="P", groups=(group,)),
+        group,
+        "m1",
+        read,
+        record,
+        read_at,
     )
     replayed = evaluate(
         rules,
@@ -40,6 +49,27 @@ def test_a_stored_state_read_later_in_its_span_is_the_replay_then(
         enrolled_at=at("2025-01-01"),
         entries=ENTRIES,
         assignments=(),
-        as_of=stored.as_of + later,
+        as_of=read_at,
     ).state
-    assert read == dataclasses.replace(replayed, basis=stored.basis)
+    window_from, window_to = view.window
+    assert view.as_of == replayed.as_of
+    assert dataclasses.replace(
+        read,
+        as_of=view.as_of,
+        figures=dataclasses.replace(read.figures, window_from=window_from, window_to=window_to),
+    ) == dataclasses.replace(replayed, basis=stored.basis)
+
+
+def test_a_replayed_state_is_read_as_it_is() -> None:
+    rules = omneo_group()
+    state = run(rules, "2025-01-01", ENTRIES, "2025-07-01 12:00").state
+    group = GroupConfig(rules, "Status")
+    view = TierView(
+        Member(tenant_id="t", id="m1", program_id=1, enrolled_at=at("2025-01-01")),
+        ProgramConfig(id=1, code="p", name="P", groups=(group,)),
+        group,
+        "m1",
+        state,
+    )
+    assert view.as_of == state.as_of
+    assert view.window == (state.figures.window_from, state.figures.window_to)

@@ -8,14 +8,12 @@ its ledger, so reads are right whether or not the sweep has run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import attrgetter
-from typing import TypeVar
 
 from tierbook.domain.errors import UnknownGroup, UnknownMember
 from tierbook.domain.rules import WindowKind
-from tierbook.domain.state import Decision, Figures, HistoryRecord, TierState
+from tierbook.domain.state import Decision, HistoryRecord, TierState
 from tierbook.service.model import GroupConfig, Member, MemberSnapshot, ProgramConfig, StateRecord
 from tierbook.service.ports import Clock, HotReads, UnitOfWork
 from tierbook.service.subjects import (
@@ -27,8 +25,6 @@ from tierbook.service.subjects import (
     subject_for,
 )
 
-T = TypeVar("T")
-
 
 @dataclass(frozen=True, slots=True)
 class TierView:
@@ -37,42 +33,33 @@ class TierView:
     group: GroupConfig
     subject_id: str
     state: TierState
+    """The state that answers for `as_of`: evaluated as of it, or a stored state whose stable
+    span holds it. A stored state read later in its span is not copied to the read's instant:
+    its `as_of` and window bounds stay its own, as every other field holds unchanged in the
+    span; `as_of` and `window` give the read's."""
     stored: StateRecord | None = None
     """The subject's stored state (whether or not it answered this read), where there is one."""
+    read_at: datetime | None = None
+    """The read's instant, where a stored state answers it (the state's own `as_of` else)."""
 
+    @property
+    def as_of(self) -> datetime:
+        """The instant the view answers for."""
+        return self.state.as_of if self.read_at is None else self.read_at
 
-def _replacer(cls: type[T], *names: str) -> Callable[..., T]:
-    """`dataclasses.replace(value, **dict(zip(names, new)))` for one class and these fields,
-    called as `replacer(value, *new)`: every field read in one call, with none of `replace`'s
-    introspection on each use (a hot read moves three states, and `replace` was a fifth of it).
-    """
-    every = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    assert all(f.init for f in fields(cls)), f"{cls.__name__} has a field __init__ does not take"  # type: ignore[arg-type]
-    read = attrgetter(*every)
-    where = [every.index(name) for name in names]
-
-    def replacer(value: T, *new: object) -> T:
-        values = list(read(value))
-        for index, item in zip(where, new, strict=True):
-            values[index] = item
-        return cls(*values)
-
-    return replacer
-
-
-_moved_figures = _replacer(Figures, "window_from", "window_to")
-_moved_state = _replacer(TierState, "as_of", "figures")
-
-
-def _moved_to(state: TierState, group: GroupConfig, at: datetime) -> TierState:
-    """A stored state read at a later instant of its stable span."""
-    if at == state.as_of:
-        return state
-    window = group.rules.window
-    window_from = state.figures.window_from
-    if window.kind is WindowKind.ROLLING:
-        window_from = at - timedelta(days=window.days)
-    return _moved_state(state, at, _moved_figures(state.figures, window_from, at))
+    @property
+    def window(self) -> tuple[datetime | None, datetime]:
+        """The bounds of the window the figures were summed over, as of `as_of`: a rolling
+        window ends then and starts its length before; a calendar or lifetime window keeps its
+        start (a stored state's span ends by its period's end)."""
+        figures = self.state.figures
+        at = self.read_at
+        if at is None or at == self.state.as_of:
+            return figures.window_from, figures.window_to
+        window = self.group.rules.window
+        if window.kind is WindowKind.ROLLING:
+            return at - timedelta(days=window.days), at
+        return figures.window_from, at
 
 
 def _groups(program: ProgramConfig, group_id: int | None) -> list[GroupConfig]:
@@ -111,22 +98,24 @@ def member_tiers(
     views = []
     for subject in subjects:
         record = stored.get(subject.key)
-        state = answer(record, subject.group, at)
-        if state is None:
-            state = replay(uow, tenant_id, program, subject, at).state
-        views.append(TierView(member, program, subject.group, subject.id, state, record))
+        state = answer(record, at)
+        if state is None:  # the replay's state is as of `at` (or of enrolment, where later)
+            state, read_at = replay(uow, tenant_id, program, subject, at).state, None
+        else:
+            read_at = at
+        views.append(TierView(member, program, subject.group, subject.id, state, record, read_at))
     return views
 
 
-def answer(record: StateRecord | None, group: GroupConfig, at: datetime) -> TierState | None:
-    """The stored state as of `at` where its stable span covers `at`; None where only a replay
-    of the ledger can answer."""
+def answer(record: StateRecord | None, at: datetime) -> TierState | None:
+    """The stored state where its stable span covers `at` (see `TierView.state`); None where
+    only a replay of the ledger can answer."""
     if record is None:
         return None
     state = record.state
     if state.as_of > at or (state.stable_until is not None and at >= state.stable_until):
         return None
-    return _moved_to(state, group, at)
+    return state
 
 
 async def stored_tiers(
@@ -157,10 +146,10 @@ async def stored_tiers(
     views = []
     for group, key in chosen:
         record = snapshot.records.get(key)
-        state = answer(record, group, at)
+        state = answer(record, at)
         if state is None:
             return None
-        views.append(TierView(member, program, group, key[1], state, record))
+        views.append(TierView(member, program, group, key[1], state, record, at))
     return views, snapshot
 
 

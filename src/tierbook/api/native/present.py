@@ -151,6 +151,7 @@ def ended(group: GroupConfig, found: Sequence[TierChange]) -> Json:
 def tier_state(view: TierView) -> Json:
     group, s = view.group, view.state
     f = s.figures
+    window_from, window_to = view.window
     return {
         "group": {
             "id": group.id,
@@ -169,7 +170,7 @@ def tier_state(view: TierView) -> Json:
         "assigned_at": s.assigned_at,
         "credit": s.credit,
         "assignment": None if s.assignment is None else assignment(group, s.assignment),
-        "window": {"value": f.window_value, "from": f.window_from, "to": f.window_to},
+        "window": {"value": f.window_value, "from": window_from, "to": window_to},
         "progress": f.progress,
         "remain_to_keep": f.remain_to_keep,
         "next_tier": tier_ref(group, f.next_tier_id),
