@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.dialects.builders import ENROLLED, WORKED, Error, program, view
 from tests.dialects.conftest import SESSIONM, SPEND, STATUS, at
@@ -16,6 +18,17 @@ def test_omneo_writes_date_times_in_utc_without_a_zone() -> None:
     instant = datetime(2026, 5, 1, 23, 59, 59, tzinfo=UTC)
     assert omneo.omneo_datetime(instant) == "2026-05-01 23:59:59"
     assert omneo.omneo_datetime(None) is None
+
+
+@given(
+    st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_omneo_date_times_are_what_strftime_writes_in_utc(naive: datetime, minutes: int) -> None:
+    instant = naive.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    expected = instant.astimezone(UTC).strftime(omneo.DATETIME)
+    assert omneo.omneo_datetime(instant) == expected
+    assert omneo.omneo_datetime(instant.astimezone(UTC)) == expected
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from typing import Any
 from tierbook.domain.clock import evaluate
 from tierbook.domain.ledger import Entry, EntryKind
 from tierbook.domain.rules import GroupRules, Tier
-from tierbook.domain.state import Assignment, Evaluation
+from tierbook.domain.state import Assignment, Evaluation, TierState
+from tierbook.service.queries import TierView
 
 _ids = count(1)
 
@@ -88,3 +89,14 @@ def run(
 
 def with_tier(base: Tier, **changes: Any) -> Tier:
     return replace(base, **changes)
+
+
+def state_as_read(view: TierView) -> TierState:
+    """The view's state with the read's instant and window bounds: a stored state read later in
+    its stable span, as the clock would give it then."""
+    window_from, window_to = view.window
+    return replace(
+        view.state,
+        as_of=view.as_of,
+        figures=replace(view.state.figures, window_from=window_from, window_to=window_to),
+    )

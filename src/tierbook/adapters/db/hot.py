@@ -199,8 +199,9 @@ def _snapshot_statement() -> sa.Select[Any]:
 
 
 SNAPSHOT = _snapshot_statement()
-# Where the state columns start: those before them repeat on every row.
+# Where the state columns start (its group, then its subject): those before repeat on every row.
 _STATE_COLUMNS = list(SNAPSHOT.selected_columns.keys()).index("state_group_id")
+assert list(SNAPSHOT.selected_columns.keys())[_STATE_COLUMNS + 1] == "state_subject_id"
 
 
 class SqlHotReads:
@@ -270,14 +271,16 @@ class SqlHotReads:
         records: dict[StateKey, StateRecord] = {}
         record_ids: dict[int, int] = {}
         for raw in rows:
+            # The member's states in groups the read did not ask for stay out, unconverted.
+            key = (raw[_STATE_COLUMNS], raw[_STATE_COLUMNS + 1])  # as the driver gives them
+            if key not in wanted:
+                continue
             # Each row repeats the member and its program: only the state's columns are read.
             row = first if raw is rows[0] else statement.row(raw, _STATE_COLUMNS)
-            key = (row.state_group_id, row.state_subject_id)
-            if key in wanted:  # the member's states in groups the read did not ask for stay out
-                state = state_from_json(row.state_body)
-                records[key] = StateRecord(state, row.state_created_at, row.state_updated_at)
-                if row.profile_tier_id is not None:
-                    record_ids[row.state_group_id] = row.profile_tier_id
+            state = state_from_json(row.state_body)
+            records[key] = StateRecord(state, row.state_created_at, row.state_updated_at)
+            if row.profile_tier_id is not None:
+                record_ids[row.state_group_id] = row.profile_tier_id
         return MemberSnapshot(member, program, records, record_ids)
 
     async def _rows_async(self, pool: _Pool, values: Mapping[str, str]) -> list[tuple[Any, ...]]:

@@ -55,7 +55,13 @@ DESCRIPTIVE = (
 
 
 def omneo_datetime(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime(DATETIME)
+    """`DATETIME` in UTC, cut from the ISO text: what `strftime(DATETIME)` writes (for years of
+    four digits), in a third of its time. A profile tier holds up to seven."""
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:19]
 
 
 def parse_as_of(text: str) -> datetime:
@@ -118,12 +124,28 @@ def definitions(found: list[Definition]) -> Json:
     return {"data": [definition(d) for d in found]}
 
 
+_KEPT_DEFINITIONS = 1_024
+_definitions: dict[tuple[int, int, int], tuple[ProgramConfig, Json]] = {}
+
+
 def _tier(view: TierView, tier_id: int | None) -> Json | None:
+    """The tier's definition, kept for the parsed program it was written from: a profile tier
+    holds up to three, and a program's tiers do not change while it is kept (a changed program
+    is parsed anew, into another object)."""
     if tier_id is None:
         return None
+    program = view.program
+    key = (id(program), view.group.id, tier_id)
+    kept = _definitions.get(key)
+    if kept is not None and kept[0] is program:
+        return dict(kept[1])
     for tier in view.group.rules.tiers:
         if tier.id == tier_id:
-            return tier_definition(tier, view.program)
+            written = tier_definition(tier, program)
+            if len(_definitions) >= _KEPT_DEFINITIONS:
+                _definitions.clear()
+            _definitions[key] = (program, written)
+            return dict(written)
     return None  # a tier a forced rules change removed
 
 
