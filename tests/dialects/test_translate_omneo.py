@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.dialects.builders import ENROLLED, WORKED, Error, program, view
-from tests.dialects.conftest import SESSIONM, SPEND, STATUS, at
+from tests.dialects.conftest import PROGRAM, SESSIONM, SPEND, STATUS, at
 from tierbook.api.dialects.omneo import translate as omneo
 from tierbook.domain.errors import InvalidInput, UnknownGroup, UnknownTier
 
@@ -68,6 +69,17 @@ def test_omneo_profile_tier_states_the_worked_example() -> None:
     assert (data["next_progress"], data["next_remain"]) == (1700, 800)
     assert data["created_at"] == data["updated_at"] == "2025-01-10 10:00:00"
     assert data["is_floor"] is False
+
+
+def test_omneo_tier_definitions_follow_the_program_and_are_the_documents_own() -> None:
+    record = omneo.ProfileTierRecord(id=7, created_at=ENROLLED, updated_at=None)
+    current = view(entries=WORKED)[0]
+    omneo.profile_tier(current, record)["current_tier"]["name"] = "changed by the caller"
+    assert omneo.profile_tier(current, record)["current_tier"]["name"] == "Silver"
+    renamed = copy.deepcopy(PROGRAM)
+    renamed["groups"][0]["tiers"][1]["name"] = "Argent"
+    changed = view(entries=WORKED, config=program(renamed))[0]
+    assert omneo.profile_tier(changed, record)["current_tier"]["name"] == "Argent"
 
 
 def test_omneo_figures_are_whole_numbers_even_for_fractional_amounts() -> None:
