@@ -775,6 +775,8 @@ def test_a_state_survives_json_exactly() -> None:
     assert (body["credit"], body["as_of"]) == ("0.1000", "2025-02-09T10:00:00Z")
     again = serialize.state_from_json(orjson.dumps(body))
     assert again == state
+    # SQLite gives the text back as the engine wrote it.
+    assert serialize.state_from_json(orjson.dumps(body).decode()) == state
     # PostgreSQL gives a `jsonb` body back as its own text, spaced.
     assert serialize.state_from_json(json.dumps(body, indent=1)) == state
     # Bodies written before instants were written with `Z` read the same.
@@ -876,10 +878,12 @@ def test_many_rows_refuses_a_statement_that_binds_other_columns(engine: sa.Engin
         writer(connection, [("e1", T1, "t", "s", PROGRAM, GROUP, JAN, {}, JAN, None)])
 
 
-def test_a_stored_state_of_an_unknown_format_is_refused() -> None:
-    body = serialize.state_to_dict(make_state()) | {"format": 99}
+@pytest.mark.parametrize("as_text", [False, True])
+@pytest.mark.parametrize("found", [0, 10, 99])
+def test_a_stored_state_of_an_unknown_format_is_refused(found: int, as_text: bool) -> None:
+    written = orjson.dumps(serialize.state_to_dict(make_state()) | {"format": found})
     with pytest.raises(ValueError, match="format"):
-        serialize.state_from_json(orjson.dumps(body))
+        serialize.state_from_json(written.decode() if as_text else written)
 
 
 def test_an_entry_survives_its_row_exactly() -> None:

@@ -110,12 +110,22 @@ _read_format = msgspec.json.Decoder(_Format).decode
 _read_state = msgspec.json.Decoder(TierState, strict=False).decode
 
 
+_FORMAT_TAIL = f',"format":{STATE_FORMAT}}}'
+"""How a body tierbook wrote ends: compact JSON, its format the last top-level member."""
+
+
 def state_from_json(text: str | bytes) -> TierState:
     """A stored body (`state_to_dict`, as the JSON text the database holds), decoded straight
-    into the state with no dict in between: every read of a stored state pays it."""
-    found = _read_format(text).format
-    if found != STATE_FORMAT:
-        raise ValueError(f"unknown stored state format {found!r}")
+    into the state with no dict in between: every read of a stored state pays it.
+
+    A body that ends as tierbook writes it (`_FORMAT_TAIL`: no value nested in the body can
+    end the text, and a string's quotes are escaped) is of this format; any other text, such
+    as PostgreSQL's `jsonb`, which orders keys its own way, is read once more for its format.
+    """
+    if not (isinstance(text, str) and text.endswith(_FORMAT_TAIL)):
+        found = _read_format(text).format
+        if found != STATE_FORMAT:
+            raise ValueError(f"unknown stored state format {found!r}")
     return _read_state(text)
 
 
