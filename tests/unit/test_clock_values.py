@@ -268,6 +268,14 @@ def test_rolling_window_is_half_open(before_as_of: timedelta, expected: Decimal)
     assert window_value(Metric.POINTS, entries, window=ROLLING_30, as_of=AS_OF) == expected
 
 
+def test_a_window_bounds_each_kind_as_of_an_instant() -> None:
+    instant, period_start = at("2025-06-15 12:00"), at("2025-06-01")
+    assert ROLLING_30.bounds(instant, period_start) == (at("2025-05-16 12:00"), instant)
+    calendar = Window(kind=WindowKind.CALENDAR, period=Period.MONTH)
+    assert calendar.bounds(instant, period_start) == (period_start, instant)
+    assert LIFETIME.bounds(instant, period_start) == (None, instant)
+
+
 CALENDAR_CASES = [
     # (window, entries as (when, points), as_of, expected value, expected window_from)
     pytest.param(

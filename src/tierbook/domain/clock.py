@@ -161,7 +161,6 @@ class _Run:
             self.ledger = SubjectLedger(entries, rules.qualifying, enrolled_at)
         self.explain = explain
         self.metric = self.ledger.series(rules.metric)
-        self.window_span = timedelta(days=rules.window.days)
         self.history: list[HistoryRecord] = []
         self.trace: list[Decision] = []
         # An assignment over before the member exists never took effect.
@@ -391,20 +390,12 @@ class _Run:
 
     def window_bounds(self, at: datetime) -> tuple[datetime | None, datetime]:
         window = self.rules.window
-        if window.kind is WindowKind.ROLLING:
-            return at - self.window_span, at
-        if window.kind is WindowKind.CALENDAR:
-            return self.period(at)[0], at
-        return None, at
+        calendar = window.kind is WindowKind.CALENDAR
+        return window.bounds(at, self.period(at)[0] if calendar else None)
 
     def window_value(self, at: datetime, metric: Metric | None = None) -> Decimal:
         series = self.metric if metric is None else self.ledger.series(metric)
-        kind = self.rules.window.kind
-        if kind is WindowKind.ROLLING:
-            return series.value(at - self.window_span, at)
-        if kind is WindowKind.CALENDAR:
-            return series.value(self.period(at)[0], at)
-        return series.cumulative(at)
+        return series.value(*self.window_bounds(at))
 
     def progress(self, at: datetime) -> Decimal:
         if self.tier is None:
@@ -927,9 +918,8 @@ class _Run:
         window = self.rules.window
         series = self.ledger.series(self.rules.metric)
         if window.kind is WindowKind.ROLLING:
-            start = at - timedelta(days=window.days)
-            first = series.first_after(start, at, positive=True)
-            return None if first is None else series.times[first] + timedelta(days=window.days)
+            first = series.first_after(at - window.span, at, positive=True)
+            return None if first is None else series.times[first] + window.span
         if window.kind is WindowKind.CALENDAR:
             start, end = self.period(at)
             return end if series.value(start, at) > 0 else None
@@ -941,9 +931,9 @@ class _Run:
         window = self.rules.window
         metric = self.ledger.series(self.rules.metric)
         if window.kind is WindowKind.ROLLING:
-            i = metric.first_after(at - timedelta(days=window.days), at, positive=False)
+            i = metric.first_after(at - window.span, at, positive=False)
             if i is not None:
-                moments.append(metric.times[i] + timedelta(days=window.days))
+                moments.append(metric.times[i] + window.span)
         elif window.kind is WindowKind.CALENDAR:
             moments.append(self.period(at)[1])
         points = self.ledger.series(Metric.POINTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -85,6 +85,23 @@ class Window:
             raise InvalidRules("window.days must be at least 1", field="window.days")
         if self.reset_at is not None and self.reset_at.tzinfo is None:
             raise InvalidRules("window.reset_at must carry a UTC offset", field="window.reset_at")
+
+    @property
+    def span(self) -> timedelta:
+        """A rolling window's length."""
+        return timedelta(days=self.days)
+
+    def bounds(
+        self, at: datetime, period_start: datetime | None
+    ) -> tuple[datetime | None, datetime]:
+        """The window as of `at`, `(start, at]`: a rolling window starts its length before
+        `at`, a calendar window at `period_start` (the start of the period holding `at`), and a
+        lifetime window has no start."""
+        if self.kind is WindowKind.ROLLING:
+            return at - self.span, at
+        if self.kind is WindowKind.CALENDAR:
+            return period_start, at
+        return None, at
 
 
 @dataclass(frozen=True, slots=True)

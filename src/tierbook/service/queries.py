@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tierbook.domain.errors import UnknownGroup, UnknownMember
-from tierbook.domain.rules import WindowKind
 from tierbook.domain.state import Decision, HistoryRecord, TierState
 from tierbook.service.model import GroupConfig, Member, MemberSnapshot, ProgramConfig, StateRecord
 from tierbook.service.ports import Clock, HotReads, UnitOfWork
@@ -56,10 +55,8 @@ class TierView:
         at = self.read_at
         if at is None or at == self.state.as_of:
             return figures.window_from, figures.window_to
-        window = self.group.rules.window
-        if window.kind is WindowKind.ROLLING:
-            return at - timedelta(days=window.days), at
-        return figures.window_from, at
+        # Within the state's stable span the calendar period is the stored state's.
+        return self.group.rules.window.bounds(at, figures.window_from)
 
 
 def _groups(program: ProgramConfig, group_id: int | None) -> list[GroupConfig]:
