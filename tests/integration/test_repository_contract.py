@@ -35,7 +35,7 @@ from tierbook.domain.errors import (
     UnknownMember,
     UnknownProgram,
 )
-from tierbook.domain.ledger import Entry, EntryKind, Item
+from tierbook.domain.ledger import Entries, Entry, EntryKind, Item
 from tierbook.domain.state import (
     ActiveAssignment,
     Assignment,
@@ -478,8 +478,13 @@ def test_ledgers_leave_out_what_the_clock_never_reads(uow: SqlUnitOfWork) -> Non
     )
     uow.ledger.append(T1, PROGRAM, [entry])
     bare = dataclasses.replace(entry, recorded_at=None, meta={})
-    assert uow.ledger.ledgers(T1, PROGRAM, ["m1"]) == {"m1": [bare]}
-    (read,) = uow.ledger.ledgers(T1, PROGRAM, ["m1", "m2"], items=False)["m1"]
+    found = uow.ledger.ledgers(T1, PROGRAM, ["m1"])
+    assert found == {"m1": Entries.of([bare])}
+    assert found["m1"].entry(0) == bare
+    without_items = uow.ledger.ledgers(T1, PROGRAM, ["m1", "m2"], items=False)
+    assert list(without_items) == ["m1"]
+    assert len(without_items["m1"]) == 1
+    read = without_items["m1"].entry(0)
     assert read == dataclasses.replace(bare, items=())
     assert (read.recorded_at, read.meta) == (None, {})
 

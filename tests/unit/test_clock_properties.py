@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.unit.factories import omneo_group
 from tierbook.domain.clock import SubjectLedger, evaluate
-from tierbook.domain.ledger import Entry, EntryKind
+from tierbook.domain.ledger import Entries, Entry, EntryKind
 from tierbook.domain.rules import (
     AchievementRequirement,
     Downgrade,
@@ -65,7 +65,7 @@ class Case:
         self,
         as_of: datetime,
         *,
-        entries: Sequence[Entry] | SubjectLedger | None = None,
+        entries: Sequence[Entry] | Entries | SubjectLedger | None = None,
         assignments: Sequence[Assignment] | None = None,
         explain: bool = False,
         rules: GroupRules | None = None,
@@ -336,6 +336,19 @@ def test_the_order_of_the_inputs_does_not_matter(
     assignments = data.draw(st.permutations(case.assignments))
     shuffled = case.at(as_of, entries=entries, assignments=assignments, explain=True)
     assert shuffled == case.at(as_of, explain=True)
+
+
+@PROPERTY
+@given(case=cases(), as_of=instants(), data=st.data())
+def test_entries_given_as_columns_in_parts_give_what_the_entries_give(
+    case: Case, as_of: datetime, data: st.DataObject
+) -> None:
+    # A ledger read for evaluation comes as each member's columns, a household's joined.
+    entries = data.draw(st.permutations(case.entries))
+    cut = data.draw(st.integers(0, len(entries)))
+    columns = Entries.joined([Entries.of(entries[:cut]), Entries.of(entries[cut:])])
+    assert case.at(as_of, entries=columns, explain=True) == case.at(as_of, explain=True)
+    assert case.at(as_of, entries=columns) == case.at(as_of)
 
 
 @PROPERTY

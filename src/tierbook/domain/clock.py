@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from tierbook.domain.calendar import PeriodCalendar, add_days, add_months, end_of_day
-from tierbook.domain.ledger import ZERO, Entry, EntryKind
+from tierbook.domain.ledger import ZERO, Entries, Entry, EntryKind
 from tierbook.domain.rules import (
     DowngradePolicy,
     GroupRules,
@@ -70,15 +70,17 @@ class SubjectLedger(Ledger):
     """
 
     def __init__(
-        self, entries: Sequence[Entry], qualifying: QualifyingFilter, enrolled_at: datetime
+        self,
+        entries: Sequence[Entry] | Entries,
+        qualifying: QualifyingFilter,
+        enrolled_at: datetime,
     ) -> None:
-        super().__init__(
-            [
-                e if e.occurred_at >= enrolled_at else replace(e, occurred_at=enrolled_at)
-                for e in entries
-            ],
-            qualifying,
-        )
+        columns = entries if isinstance(entries, Entries) else Entries.of(entries)
+        times = columns.occurred_at
+        if times and min(times) < enrolled_at:
+            moved = tuple(at if at >= enrolled_at else enrolled_at for at in times)
+            columns = replace(columns, occurred_at=moved)
+        super().__init__(columns, qualifying)
         self.enrolled_at = enrolled_at
 
 
@@ -87,7 +89,7 @@ def evaluate(
     *,
     subject_id: str,
     enrolled_at: datetime,
-    entries: Sequence[Entry] | SubjectLedger,
+    entries: Sequence[Entry] | Entries | SubjectLedger,
     assignments: Sequence[Assignment] = (),
     as_of: datetime,
     explain: bool = False,
@@ -143,7 +145,7 @@ class _Run:
         rules: GroupRules,
         subject_id: str,
         enrolled_at: datetime,
-        entries: Sequence[Entry] | SubjectLedger,
+        entries: Sequence[Entry] | Entries | SubjectLedger,
         assignments: Sequence[Assignment],
         *,
         explain: bool,
@@ -194,7 +196,6 @@ class _Run:
         # instant at a time: those sharing an `occurred_at` stand together. Those at the
         # enrolment instant go through the loop too, so an assignment effective then comes
         # first. The ledger's indexes are shared with every run over it, and only read here.
-        self._entries = self.ledger.entries
         self._entry_times = self.ledger.times
         self._period: tuple[datetime, datetime] | None = None
         self._entry_cursor = 0
@@ -425,15 +426,16 @@ class _Run:
 
     def _on_entries(self, at: datetime, start: int, end: int) -> None:
         """The entries `start` to `end` of the ledger, all dated `at`."""
-        batch = self._entries[start:end]
-        if True in self.ledger.activity[start:end]:
+        ledger = self.ledger
+        if True in ledger.activity[start:end]:
             self.last_activity_at = at
         if self.explain:
-            self._note_entries(at, batch)
+            self._note_entries(at, ledger.entries(start, end))
         if self._locked:
             return
-        if self.rules.reversals is ReversalPolicy.REEVALUATE:
-            self._check_reversal(at, batch)
+        reevaluate = self.rules.reversals is ReversalPolicy.REEVALUATE
+        if reevaluate and True in ledger.reversing[start:end]:
+            self._check_reversal(at, ledger.entries(start, end))
         if self.grace_until is not None and self.tier is not None:
             standing = self._standing(at)
             if standing >= self.tier.value_maintain:
@@ -741,7 +743,7 @@ class _Run:
             for e in batch
             if e.kind is EntryKind.REFUND
             and e.reverses is not None
-            and (orig := self.ledger.by_id.get(e.reverses)) is not None
+            and (orig := self.ledger.entry(e.reverses)) is not None
             and orig.occurred_at <= self.achieved_at
         ]
         if not reversed_before:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from itertools import chain
+from operator import attrgetter, itemgetter
+from types import MappingProxyType
 from typing import Any
 
 from tierbook.domain.errors import InvalidEntry
@@ -70,16 +73,95 @@ class Entry:
     @property
     def counts_as_activity(self) -> bool:
         """Whether the entry keeps a member active (refunds never do)."""
-        return self.kind is not EntryKind.REFUND
+        return self.kind in ACTIVITY_KINDS
 
 
-def qualifies(entry: Entry, rules: QualifyingFilter) -> bool:
-    if rules.business_units and entry.business_unit not in rules.business_units:
+ACTIVITY_KINDS = frozenset(EntryKind) - {EntryKind.REFUND}
+"""The kinds of entry that keep a member active: all but refunds."""
+
+
+NO_META: Mapping[str, Any] = MappingProxyType({})
+"""The `meta` of an entry read without it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """Entries as columns: one tuple per field of `Entry`, the entry at index i in each.
+
+    The tier clock reads a whole ledger field by field (times, ids, kinds, amounts), and reads
+    whole entries only where it looks at a few (a refund's original, an achievement, an
+    explanation): a ledger held this way costs no object per entry, and `entry` builds the
+    entries it is asked for. A ledger read for evaluation arrives in this form.
+    """
+
+    id: tuple[str, ...] = ()
+    member_id: tuple[str, ...] = ()
+    occurred_at: tuple[datetime, ...] = ()
+    kind: tuple[EntryKind, ...] = ()
+    points: tuple[Decimal, ...] = ()
+    spend: tuple[Decimal, ...] = ()
+    units: tuple[Decimal, ...] = ()
+    business_unit: tuple[str | None, ...] = ()
+    behaviour_type: tuple[str | None, ...] = ()
+    items: tuple[tuple[Item, ...], ...] = ()
+    achievement_id: tuple[str | None, ...] = ()
+    reverses: tuple[str | None, ...] = ()
+    idempotency_key: tuple[str | None, ...] = ()
+    recorded_at: tuple[datetime | None, ...] = ()
+    meta: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len({len(getattr(self, name)) for name in _ENTRY_FIELDS}) > 1:
+            raise ValueError("every column of entries holds one value per entry")
+
+    @classmethod
+    def of(cls, entries: Iterable[Entry]) -> Entries:
+        rows = [_entry_fields(e) for e in entries]
+        if not rows:
+            return cls()
+        return cls(*zip(*rows, strict=True))
+
+    @classmethod
+    def joined(cls, parts: Sequence[Entries]) -> Entries:
+        """The entries of every part, part after part."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            *(tuple(chain.from_iterable(getattr(p, name) for p in parts)) for name in _ENTRY_FIELDS)
+        )
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def entry(self, i: int) -> Entry:
+        return Entry(*(getattr(self, name)[i] for name in _ENTRY_FIELDS))
+
+    def taken(self, indexes: Iterable[int]) -> Entries:
+        """The entries at `indexes`, in their order."""
+        at = list(indexes)
+        if len(at) < 2:  # `itemgetter` of one index gives the item, not a tuple of it
+            return Entries(*(tuple(getattr(self, n)[i] for i in at) for n in _ENTRY_FIELDS))
+        pick = itemgetter(*at)
+        return Entries(*(pick(getattr(self, name)) for name in _ENTRY_FIELDS))
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+_entry_fields = attrgetter(*_ENTRY_FIELDS)
+
+
+def qualifies(
+    business_unit: str | None,
+    behaviour_type: str | None,
+    items: Sequence[Item],
+    rules: QualifyingFilter,
+) -> bool:
+    """Whether an entry of these fields passes the qualifying filter."""
+    if rules.business_units and business_unit not in rules.business_units:
         return False
-    if rules.behaviour_types and entry.behaviour_type not in rules.behaviour_types:
+    if rules.behaviour_types and behaviour_type not in rules.behaviour_types:
         return False
     if rules.filters_items:
-        return any(_item_matches(item, rules) for item in entry.items)
+        return any(_item_matches(item, rules) for item in items)
     return True
 
 
@@ -90,7 +172,7 @@ def _item_matches(item: Item, rules: QualifyingFilter) -> bool:
 
 
 def contributions(
-    entries: Sequence[Entry],
+    entries: Entries,
     metric: Metric,
     rules: QualifyingFilter,
     *,
@@ -102,29 +184,30 @@ def contributions(
     `units` under an item filter, only the matching items count, with the sign of the entry.
     A `visit` is a purchase; a refund takes a visit back only where it fully reverses the
     purchase (the refunds named in `reversed_visits`, see `visit_reversals`). One list per
-    metric, each field read directly: a series is built for every group of every state the
+    metric, from the columns it needs: a series is built for every group of every state the
     clock moves.
     """
     sponsor, purchase = EntryKind.SPONSOR, EntryKind.PURCHASE
+    kinds = entries.kind
     if metric is Metric.POINTS:
-        return [ZERO if e.kind is sponsor else e.points for e in entries]
+        return [ZERO if k is sponsor else p for k, p in zip(kinds, entries.points, strict=True)]
     if metric is Metric.SPONSOR_POINTS:
-        return [e.points if e.kind is sponsor else ZERO for e in entries]
+        return [p if k is sponsor else ZERO for k, p in zip(kinds, entries.points, strict=True)]
     if metric is Metric.SPEND:
         if rules.filters_items:
-            return [_item_sum(e, rules, "amount") for e in entries]
-        return [e.spend for e in entries]
+            return _item_sums(entries, rules, "amount")
+        return list(entries.spend)
     if metric is Metric.UNITS:
         if rules.filters_items:
-            return [_item_sum(e, rules, "quantity") for e in entries]
-        return [e.units for e in entries]
+            return _item_sums(entries, rules, "quantity")
+        return list(entries.units)
     if metric is Metric.VISITS:
         return [
-            _TAKEN_BACK if e.id in reversed_visits else _ONE if e.kind is purchase else ZERO
-            for e in entries
+            _TAKEN_BACK if i in reversed_visits else _ONE if k is purchase else ZERO
+            for i, k in zip(entries.id, kinds, strict=True)
         ]
     if metric is Metric.ACHIEVEMENTS:
-        return [_ONE if e.kind is EntryKind.ACHIEVEMENT else ZERO for e in entries]
+        return [_ONE if k is EntryKind.ACHIEVEMENT else ZERO for k in kinds]
     raise AssertionError(metric)  # pragma: no cover - the enum is closed
 
 
@@ -132,11 +215,13 @@ _ONE = Decimal(1)
 _TAKEN_BACK = Decimal(-1)
 
 
-def _item_sum(entry: Entry, rules: QualifyingFilter, attr: str) -> Decimal:
-    total = sum(
-        (abs(getattr(item, attr)) for item in entry.items if _item_matches(item, rules)), ZERO
-    )
-    return -total if entry.kind is EntryKind.REFUND else total
+def _item_sums(entries: Entries, rules: QualifyingFilter, attr: str) -> list[Decimal]:
+    sums = []
+    for kind, items in zip(entries.kind, entries.items, strict=True):
+        matching = (abs(getattr(item, attr)) for item in items if _item_matches(item, rules))
+        total = sum(matching, ZERO)
+        sums.append(-total if kind is EntryKind.REFUND else total)
+    return sums
 
 
 def visit_reversals(entries: Iterable[Entry]) -> set[str]:

@@ -9,10 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from itertools import accumulate, compress
-from operator import attrgetter
 
 from tierbook.domain.ledger import (
+    ACTIVITY_KINDS,
     ZERO,
+    Entries,
     Entry,
     EntryKind,
     contributions,
@@ -56,67 +57,74 @@ class Series:
         return None
 
 
-_IN_LEDGER_ORDER = attrgetter("occurred_at", "id")
-
-
 class Ledger:
-    """A member's (or household's) qualifying entries, indexed for one group's rules.
+    """A member's (or household's) entries, indexed for one group's rules and qualifying filter.
 
-    Nothing here changes once built, and every index is built on first use: the groups of a
-    subject that share a qualifying filter share one ledger, and each index is built once.
+    Held as columns (`Entries`), in ledger order: by `occurred_at`, ties broken by id, so the
+    order entries arrive in never shows in a result. Nothing here changes once built, and every
+    index is built on first use: the groups of a subject that share a qualifying filter share
+    one ledger, and each index is built once.
     """
 
-    def __init__(self, entries: Sequence[Entry], qualifying: QualifyingFilter) -> None:
-        # Ties broken by id, so the order entries arrive in never shows in a result.
-        ordered = sorted(entries, key=_IN_LEDGER_ORDER)
-        self.entries = ordered
+    def __init__(self, entries: Sequence[Entry] | Entries, qualifying: QualifyingFilter) -> None:
+        columns = entries if isinstance(entries, Entries) else Entries.of(entries)
+        keys = list(zip(columns.occurred_at, columns.id, strict=True))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        if order != list(range(len(order))):
+            columns = columns.taken(order)
+        self.columns = columns
+        self.times: Sequence[datetime] = columns.occurred_at
+        """Each entry's `occurred_at`, in ledger order: entries that share an instant stand
+        together, and `bisect_right(times, at)` is where the entries dated after `at` start."""
+        self.ids: Sequence[str] = columns.id
+        """Each entry's id, in ledger order."""
         self._counted: list[bool] | None = None
-        if qualifying.counts_all:
-            self.qualifying = ordered
-        else:
-            self._counted = [qualifies(e, qualifying) for e in ordered]
-            self.qualifying = list(compress(ordered, self._counted))
+        """For each entry, whether it passes the qualifying filter (None: every entry does)."""
+        if not qualifying.counts_all:
+            self._counted = [
+                qualifies(unit, behaviour, items, qualifying)
+                for unit, behaviour, items in zip(
+                    columns.business_unit, columns.behaviour_type, columns.items, strict=True
+                )
+            ]
         self.filter = qualifying
         self._series: dict[Metric, Series] = {}
 
-    @cached_property
-    def by_id(self) -> dict[str, Entry]:
-        return {e.id: e for e in self.entries}
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def entries(self, start: int, stop: int) -> list[Entry]:
+        """The entries from index `start` up to `stop`, in ledger order."""
+        return [self.columns.entry(i) for i in range(start, stop)]
 
     @cached_property
-    def times(self) -> list[datetime]:
-        """Each entry's `occurred_at`, in ledger order: entries that share an instant stand
-        together, and `bisect_right(times, at)` is where the entries dated after `at` start."""
-        return [e.occurred_at for e in self.entries]
+    def _index(self) -> dict[str, int]:
+        return {entry_id: i for i, entry_id in enumerate(self.ids)}
 
-    @cached_property
-    def ids(self) -> list[str]:
-        """Each entry's id, in ledger order."""
-        return [e.id for e in self.entries]
-
-    @cached_property
-    def _qualifying_times(self) -> list[datetime]:
-        if self.qualifying is self.entries:
-            return self.times
-        return [e.occurred_at for e in self.qualifying]
+    def entry(self, entry_id: str) -> Entry | None:
+        """The entry of this id, if the ledger holds it."""
+        i = self._index.get(entry_id)
+        return None if i is None else self.columns.entry(i)
 
     @cached_property
     def activity(self) -> list[bool]:
         """For each entry, in ledger order, whether it keeps a member active: a qualifying
         entry other than a refund."""
-        counted = self._counted
+        kinds, counted = self.columns.kind, self._counted
         if counted is None:
-            return [e.counts_as_activity for e in self.entries]
-        return [e.counts_as_activity and q for e, q in zip(self.entries, counted, strict=True)]
+            return [k in ACTIVITY_KINDS for k in kinds]
+        return [k in ACTIVITY_KINDS and q for k, q in zip(kinds, counted, strict=True)]
 
     @cached_property
     def reversing(self) -> list[bool]:
         """For each entry, in ledger order, whether it is a refund that names what it reverses."""
-        return [e.kind is EntryKind.REFUND and e.reverses is not None for e in self.entries]
+        refund = EntryKind.REFUND
+        c = self.columns
+        return [k is refund and r is not None for k, r in zip(c.kind, c.reverses, strict=True)]
 
     @cached_property
     def _reversed_visits(self) -> set[str]:
-        return visit_reversals(self.entries)
+        return visit_reversals(self.entries(0, len(self)))
 
     def series(self, metric: Metric) -> Series:
         found = self._series.get(metric)
@@ -126,11 +134,12 @@ class Ledger:
         return found
 
     def _build(self, metric: Metric) -> Series:
-        entries = self.qualifying
         reversed_visits = self._reversed_visits if metric is Metric.VISITS else ()
-        values = contributions(entries, metric, self.filter, reversed_visits=reversed_visits)
-        # An entry that adds nothing (a zero) is left out of the series.
-        times = tuple(compress(self._qualifying_times, values))
+        values = contributions(self.columns, metric, self.filter, reversed_visits=reversed_visits)
+        if self._counted is not None:
+            values = [v if q else ZERO for v, q in zip(values, self._counted, strict=True)]
+        # An entry that adds nothing (a zero, or one that does not qualify) is left out.
+        times = tuple(compress(self.times, values))
         amounts = tuple(compress(values, values))
         return Series(times=times, amounts=amounts, totals=tuple(accumulate(amounts, initial=ZERO)))
 
@@ -138,10 +147,13 @@ class Ledger:
         return self.series(metric).value(start, end)
 
     def achievements(self, start: datetime | None, end: datetime) -> list[Entry]:
+        """The qualifying entries with an achievement id in `(start, end]`."""
+        c, counted = self.columns, self._counted
         return [
-            e
-            for e in self.qualifying
-            if e.achievement_id is not None
-            and (start is None or e.occurred_at > start)
-            and e.occurred_at <= end
+            c.entry(i)
+            for i, (achievement, at) in enumerate(zip(c.achievement_id, self.times, strict=True))
+            if achievement is not None
+            and (counted is None or counted[i])
+            and (start is None or at > start)
+            and at <= end
         ]

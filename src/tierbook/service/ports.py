@@ -12,7 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from tierbook.domain.ledger import Entry
+from tierbook.domain.ledger import Entries, Entry
 from tierbook.domain.state import Assignment, HistoryRecord, TierState
 from tierbook.service.model import (
     ApiKey,
@@ -117,7 +117,7 @@ class LedgerRepository(Protocol):
 
     def ledgers(
         self, tenant_id: str, program_id: int, member_ids: Iterable[str], *, items: bool = True
-    ) -> dict[str, list[Entry]]:
+    ) -> dict[str, Entries]:
         """Each member's entries, ordered by (occurred_at, recorded order), for evaluation.
 
         Entries come without `meta` and `recorded_at` (the tier clock never reads them), and

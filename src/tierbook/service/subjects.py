@@ -22,7 +22,7 @@ from datetime import datetime
 
 from tierbook.domain.clock import SubjectLedger, evaluate
 from tierbook.domain.errors import UnknownMember, UnknownProgram
-from tierbook.domain.ledger import Entry
+from tierbook.domain.ledger import Entries
 from tierbook.domain.rules import Context, QualifyingFilter
 from tierbook.domain.state import Evaluation, HistoryRecord, Reason
 from tierbook.service.model import GroupConfig, Member, OutboxEvent, ProgramConfig
@@ -370,13 +370,9 @@ def _changes(
     return tuple(TierChange(program_id, subject.group.id, subject.id, r) for r in records)
 
 
-def _pool(ledgers: Mapping[str, list[Entry]], member_ids: Sequence[str]) -> list[Entry]:
-    if len(member_ids) == 1:
-        return ledgers.get(member_ids[0], [])
-    pooled = [e for m in member_ids for e in ledgers.get(m, ())]
-    # The clock orders entries itself (ties by id); this keeps each member's recorded order.
-    pooled.sort(key=lambda e: e.occurred_at)
-    return pooled
+def _pool(ledgers: Mapping[str, Entries], member_ids: Sequence[str]) -> Entries:
+    # The clock orders the pooled entries itself.
+    return Entries.joined([ledgers[m] for m in member_ids if m in ledgers] or [Entries()])
 
 
 def _event(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +26,7 @@ from tierbook.adapters.db.repositories import (
 from tierbook.adapters.db.serialize import entry_from_row, entry_to_row, from_scaled
 from tierbook.adapters.db.tables import assignments, ledger
 from tierbook.domain.errors import UnknownMember
-from tierbook.domain.ledger import Entry, EntryKind, Item
+from tierbook.domain.ledger import NO_META, Entries, Entry, EntryKind, Item
 from tierbook.domain.state import Assignment, AssignmentMode
 from tierbook.service.model import StoredAssignment, StoredEntryResult
 
@@ -117,24 +118,23 @@ class SqlLedgerRepository(SqlRepository):
 
     def ledgers(
         self, tenant_id: str, program_id: int, member_ids: Iterable[str], *, items: bool = True
-    ) -> dict[str, list[Entry]]:
+    ) -> dict[str, Entries]:
         """Each member's entries in (occurred_at, recorded) order, read for evaluation.
 
-        One query per chunk of members, decoded without the generic row machinery (this is the
-        sweep's and every write's hottest read). `meta` and `recorded_at` are left out (the tier
-        clock never reads them), and so are `items` unless asked for (only an item filter reads
-        them). Members without entries are absent.
+        One query per chunk of members, its rows converted column by column into each member's
+        `Entries`, with no object per row (this is the sweep's and every write's hottest read).
+        `meta` and `recorded_at` are left out (the tier clock never reads them), and so are
+        `items` unless asked for (only an item filter reads them). Members without entries are
+        absent.
         """
-        found: dict[str, list[Entry]] = {}
+        found: dict[str, Entries] = {}
         query = _WITH_ITEMS if items else _WITHOUT_ITEMS
         for chunk in chunked(sorted(set(member_ids))):
             rows = self._conn.execute(
                 query, {"tenant_id": tenant_id, "program_id": program_id, "member_ids": chunk}
-            )
-            # All at once: SQLAlchemy's iteration fetches row by row, at a cost per row.
-            for row in rows.fetchall():
-                entry = _evaluated_entry(row, items=items)
-                found.setdefault(entry.member_id, []).append(entry)
+            ).fetchall()  # all at once: SQLAlchemy's iteration fetches row by row
+            if rows:
+                found.update(_evaluated_entries(rows, items=items))
         return found
 
     def _ids_by_key(self, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
@@ -261,7 +261,7 @@ def _assignment(row: AnyRow) -> Assignment:
 
 def _evaluation_query(items: bool) -> sa.Select[Any]:
     c = ledger.c
-    # In `Entry`'s field order, up to `idempotency_key`; `_evaluated_entry` relies on it.
+    # In `Entry`'s field order, up to `idempotency_key`; `_evaluated_entries` relies on it.
     columns: list[sa.ColumnElement[Any]] = [
         c.id,
         c.member_id,
@@ -294,27 +294,43 @@ _KINDS = {kind.value: kind for kind in EntryKind}
 _amount = lru_cache(maxsize=65_536)(from_scaled)
 
 
-def _evaluated_entry(row: AnyRow, *, items: bool) -> Entry:
-    # Positional arguments, in the query's column order: this runs for every row evaluated.
-    occurred_at = instant(row[2])
-    assert occurred_at is not None, "occurred_at is NOT NULL"
-    return Entry(
-        row[0],
-        row[1],
-        occurred_at,
-        _KINDS[row[3]],
-        _amount(row[4]),
-        _amount(row[5]),
-        _amount(row[6]),
-        row[7],
-        row[8],
-        tuple(
-            Item(item["sku"], item["category"], Decimal(item["quantity"]), Decimal(item["amount"]))
-            for item in row[9]
-        )
-        if items
-        else (),
-        row[10],
-        row[11],
-        row[12],
+def _evaluated_entries(rows: Sequence[AnyRow], *, items: bool) -> Iterator[tuple[str, Entries]]:
+    """The rows of the evaluation query (ordered by member) as each member's entries.
+
+    Each column is converted in one pass over it; each member's entries are then slices of the
+    converted columns.
+    """
+    (ids, members, times, kinds, points, spend, units, business_units, behaviours, lists,
+     achievements, reverses, keys) = zip(*rows, strict=True)  # fmt: skip
+    # `occurred_at` is NOT NULL.
+    occurred = cast("tuple[datetime, ...]", tuple(map(instant, times)))
+    columns = (
+        ids,
+        members,
+        occurred,
+        tuple(map(_KINDS.__getitem__, kinds)),
+        tuple(map(_amount, points)),
+        tuple(map(_amount, spend)),
+        tuple(map(_amount, units)),
+        business_units,
+        behaviours,
+        tuple(map(_items, lists)) if items else ((),) * len(rows),
+        achievements,
+        reverses,
+        keys,
+    )
+    start = 0
+    # Each member's rows stand together: counted in first-seen order, they are its run.
+    for member, size in Counter(members).items():
+        end = start + size
+        parts: list[Any] = [column[start:end] for column in columns]
+        parts += [(None,) * size, (NO_META,) * size]  # recorded_at, meta: not read
+        yield member, Entries(*parts)
+        start = end
+
+
+def _items(stored: Sequence[dict[str, Any]]) -> tuple[Item, ...]:
+    return tuple(
+        Item(item["sku"], item["category"], Decimal(item["quantity"]), Decimal(item["amount"]))
+        for item in stored
     )
