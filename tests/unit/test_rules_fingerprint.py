@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 from tierbook.domain.rules import GroupRules, QualifyingFilter, Tier, Window, WindowKind
@@ -41,6 +42,7 @@ def test_equal_rules_have_equal_fingerprints_and_any_change_another() -> None:
     changed = [
         replace(rules, credit=False),
         replace(rules, window=Window(kind=WindowKind.CALENDAR)),
+        replace(rules, window=Window(days=364)),
         replace(rules, qualifying=QualifyingFilter(business_units=frozenset({"web"}))),
         replace(rules, tiers=(rules.tiers[0], replace(rules.tiers[1], value_min=Decimal(501)))),
         replace(rules, timezone="Australia/Melbourne"),
@@ -63,3 +65,11 @@ def test_the_fingerprint_is_the_same_in_every_process() -> None:
         for seed in (1, 2, 3, 4)
     }
     assert len(seen) == 1
+
+
+def test_what_is_derived_from_the_rules_is_not_part_of_them() -> None:
+    # A window's span is its days as a duration: neither compared nor fingerprinted on its own.
+    window = Window(days=30)
+    assert window.span == timedelta(days=30)
+    assert replace(window, days=30) == window
+    assert _rules().fingerprint == replace(_rules(), window=Window()).fingerprint

@@ -391,12 +391,13 @@ class _Run:
 
     def window_bounds(self, at: datetime) -> tuple[datetime | None, datetime]:
         window = self.rules.window
-        calendar = window.kind is WindowKind.CALENDAR
-        return window.bounds(at, self.period(at)[0] if calendar else None)
+        if window.kind is WindowKind.CALENDAR:
+            return window.bounds(at, self.period(at)[0])
+        return window.bounds(at, None)
 
     def window_value(self, at: datetime, metric: Metric | None = None) -> Decimal:
         series = self.metric if metric is None else self.ledger.series(metric)
-        return series.value(*self.window_bounds(at))
+        return series.value(self.window_bounds(at)[0], at)
 
     def progress(self, at: datetime) -> Decimal:
         if self.tier is None:

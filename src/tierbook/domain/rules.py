@@ -79,17 +79,15 @@ class Window:
     days: int = 365
     period: Period = Period.YEAR
     reset_at: datetime | None = None
+    span: timedelta = field(init=False, repr=False, compare=False, hash=False)
+    """A rolling window's length: `days` as a duration."""
 
     def __post_init__(self) -> None:
         if self.days < 1:
             raise InvalidRules("window.days must be at least 1", field="window.days")
         if self.reset_at is not None and self.reset_at.tzinfo is None:
             raise InvalidRules("window.reset_at must carry a UTC offset", field="window.reset_at")
-
-    @property
-    def span(self) -> timedelta:
-        """A rolling window's length."""
-        return timedelta(days=self.days)
+        object.__setattr__(self, "span", timedelta(days=self.days))
 
     def bounds(
         self, at: datetime, period_start: datetime | None
@@ -305,7 +303,7 @@ def _canonical(value: Any) -> Any:
             tuple(
                 (f.name, _canonical(getattr(value, f.name)))
                 for f in fields(value)
-                if f.name != "fingerprint"
+                if f.init  # what is derived from the fields (a fingerprint, a span) is not one
             ),
         )
     if isinstance(value, StrEnum):
