@@ -12,8 +12,8 @@ pyinstrument's sampling profiler and prints its call tree:
   the ASGI application, with no network, after a sweep as of now;
 - `single`: `--rounds` single `POST /v1/activities` of random members through the ASGI
   application, one after another, after a sweep as of now; each activity dated on arrival
-  (live activity). The route runs in the profiled thread rather than FastAPI's worker
-  thread, so the profile shows it;
+  (live activity). The route runs in the profiled thread rather than a worker thread, so the
+  profile shows it;
 - `ingest`: `--rounds` batches of 1,000 new activities for random members through
   `service.activities.record` (the path of `activities:batch` and `tierbook import`), after a
   sweep; each batch a second after the last, its entries dated when it arrives (live activity,
@@ -163,11 +163,13 @@ def profile_single(url: str, members: int, rounds: int) -> Callable[[], None]:
     assert asyncio.run(posts(bodies[:1])) == [201]
 
     def run() -> None:
-        # The route is a plain function, which FastAPI runs in a worker thread; the profiler
-        # samples this thread only, so here the route runs in it, where the profile sees it.
+        # The route is a plain function, which FastAPI (or the hot write ahead of it) runs in
+        # a worker thread; the profiler samples this thread only, so here the route runs in
+        # it, where the profile sees it.
         with (
             patch("fastapi.routing.run_in_threadpool", _inline),
             patch("fastapi.dependencies.utils.run_in_threadpool", _inline),
+            patch("tierbook.api.hot.run_in_threadpool", _inline),
         ):
             statuses = asyncio.run(posts(bodies[1:]))
         say(f"{len(statuses):,} activities, statuses {sorted(set(statuses))}")

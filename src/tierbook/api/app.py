@@ -15,8 +15,9 @@ from tierbook import __version__
 from tierbook.api import dialects, errors
 from tierbook.api.dialects.omneo.routes import hot_profile_tier
 from tierbook.api.dialects.omneo.routes import router as omneo_router
-from tierbook.api.hot import HotReads
-from tierbook.api.native.routes import hot_member_tiers
+from tierbook.api.hot import HotReads, HotWrite, HotWrites
+from tierbook.api.native import schemas
+from tierbook.api.native.routes import hot_member_tiers, record_activity
 from tierbook.api.native.routes import router as native_router
 from tierbook.api.responses import JsonResponse
 from tierbook.api.security import KeyVerifier
@@ -114,8 +115,15 @@ def create_app(container: Container) -> Application:
     app.include_router(native_router)
     dialects.include_dialects(app)
     app.add_middleware(BodyLimit, limit=container.settings.max_body_bytes)
-    app.hot_reads = HotReads(
+    hot_writes = HotWrites(
         app.framework,
+        container=container,
+        keys=app.state.keys,
+        routes={"/v1/activities": HotWrite(schemas.ActivityIn, "write", record_activity)},
+        max_body_bytes=container.settings.max_body_bytes,
+    )
+    app.hot_reads = HotReads(
+        hot_writes,
         container=container,
         keys=app.state.keys,
         routes={

@@ -83,7 +83,7 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _json_problem(value: object, depth: int = 0) -> tuple[list[str | int], str] | None:
+def json_problem(value: object, depth: int = 0) -> tuple[list[str | int], str] | None:
     """The location and nature of the first value no store keeps, or None."""
     if isinstance(value, str):
         problem = _text_problem(value)
@@ -108,7 +108,7 @@ def _json_problem(value: object, depth: int = 0) -> tuple[list[str | int], str] 
     else:
         return None
     for key, item in items:
-        found = _json_problem(item, depth + 1)
+        found = json_problem(item, depth + 1)
         if found is not None:
             found[0].insert(0, key)
             return found
@@ -143,7 +143,7 @@ async def checked_request(request: Request) -> None:
         body = await request.json()
     except (ValueError, RecursionError):
         raise InvalidInput("body: malformed JSON", field="body") from None
-    found = _json_problem(body)
+    found = json_problem(body)
     if found is not None:
         raise _refuse(field_path(found[0]) or "body", found[1])
 

@@ -133,25 +133,24 @@ HTTP_CODES = {
 }
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(e.TierbookError)
-    async def tierbook_error(request: Request, exc: e.TierbookError) -> Response:
+async def respond(request: Request, exc: Exception) -> Response:
+    """The response to an error, in the caller's dialect: what the application's handlers
+    (`install`) answer, also for a request answered ahead of the framework (`api.hot`)."""
+    if isinstance(exc, e.TierbookError):
         if isinstance(exc, e.Unavailable):
             where = f"{request.method} {request.url.path}"
             log.warning("database unavailable on %s: %s", where, exc.__cause__)
         return render(request, from_tierbook(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc, RequestValidationError):
         return render(request, from_validation(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if isinstance(exc, StarletteHTTPException):
         code = HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return render(request, ApiError(exc.status_code, code, message))
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render(request, ApiError(500, "internal_error", "internal error"))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return render(request, ApiError(500, "internal_error", "internal error"))
+
+def install(app: FastAPI) -> None:
+    for kind in (e.TierbookError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, respond)
