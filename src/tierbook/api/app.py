@@ -70,15 +70,17 @@ class _TooLarge(HTTPException):
 
 
 class Application(FastAPI):
-    """FastAPI, with the hot reads (`api.hot`) answered ahead of its whole stack.
+    """FastAPI, with the hot paths (`api.hot`) answered ahead of its whole stack.
 
     A middleware runs inside FastAPI's own layers (its telemetry hook, the server error
     handler, its body limit), which cost a hot read about 6% of its time; the hot
     reads need none of them, as they answer only what is known to be a 200 and hand the rest,
-    errors included, to `framework`.
+    errors included, to `framework`. The hot write (`api.hot.HotWrites`) stands between them
+    and `framework`, and hands on, likewise, every request it does not take.
     """
 
     hot_reads: ASGIApp | None = None
+    """The hot reads, in front of the hot write, in front of `framework`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.hot_reads is None:
