@@ -19,7 +19,7 @@ changes the basis, and the clock replays from enrolment.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -281,9 +281,10 @@ class _Run:
         An entry changes nothing else when no grace period or pending promotion is running,
         no refund in its instant could reverse a tier, and the window value stays below the
         next tier's `value_min` (thresholds rise with rank, and every upgrade needs its own).
-        Such entries are taken in one tight loop up to the next instant where anything else
-        happens (due work, an assignment edge, `until`); the result is the same as stepping
-        through them one by one, which `explain` still does, to note each of them.
+        Such entries are taken at once up to the next instant where anything else happens (due
+        work, an assignment edge, `until`, a reversing refund, the window reaching the next
+        tier); the result is the same as stepping through them one by one, which `explain`
+        still does, to note each of them.
         """
         if (
             self.explain
@@ -295,26 +296,50 @@ class _Run:
             return
         edges = [until, self.next_due(), self.assignment_ends, self._next_assignment_start()]
         horizon = min(e for e in edges if e is not None)
+        times = self._entry_times
+        start = self._entry_cursor
+        stop = bisect_left(times, horizon, start)
+        if self.rules.reversals is ReversalPolicy.REEVALUATE:
+            try:
+                refund = self.ledger.reversing.index(True, start, stop)
+            except ValueError:
+                pass
+            else:
+                stop = bisect_left(times, times[refund], start)
         above = self.rules.above(self.tier)
-        threshold = None if above is None else above.value_min
-        reevaluate = self.rules.reversals is ReversalPolicy.REEVALUATE
-        reversing = self.ledger.reversing if reevaluate else None
-        times, activity = self._entry_times, self.ledger.activity
-        i = self._entry_cursor
-        while i < len(times):
+        if above is not None and stop > start:
+            stop = self._first_reaching(above.value_min, start, stop)
+        if stop == start:
+            return
+        activity = self.ledger.activity
+        for i in range(stop - 1, start - 1, -1):
+            if activity[i]:
+                self.last_activity_at = times[i]
+                break
+        self.now = times[stop - 1]
+        self._entry_cursor = stop
+
+    def _first_reaching(self, threshold: Decimal, start: int, stop: int) -> int:
+        """Where the first instant of the entries `start` to `stop` whose window value reaches
+        `threshold` begins (`stop` if none does).
+
+        Window starts never move back as time runs on, so no window over these entries holds
+        more than the gains from the first one's window start to the last entry: when those
+        stay below `threshold`, no instant is checked one by one.
+        """
+        times, series = self._entry_times, self.metric
+        window_from = self.window_bounds(times[start])[0]
+        low = 0 if window_from is None else bisect_right(series.times, window_from)
+        high = bisect_right(series.times, times[stop - 1], low)
+        if sum(filter(ZERO.__lt__, series.amounts[low:high]), ZERO) < threshold:
+            return stop
+        i = start
+        while i < stop:
             at = times[i]
-            if at >= horizon:
-                break
-            end = bisect_right(times, at, i)
-            if reversing is not None and True in reversing[i:end]:
-                break
-            if threshold is not None and self.window_value(at) >= threshold:
-                break
-            if True in activity[i:end]:
-                self.last_activity_at = at
-            self.now = at
-            i = end
-        self._entry_cursor = i
+            if self.window_value(at) >= threshold:
+                return i
+            i = bisect_right(times, at, i, stop)
+        return stop
 
     def _next_instant(self) -> datetime | None:
         candidates = [
