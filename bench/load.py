@@ -94,6 +94,19 @@ def drop_postgres(name: str) -> None:
         admin.dispose()
 
 
+def settle(engine: sa.Engine) -> None:
+    """On PostgreSQL, `VACUUM ANALYZE` what was just written, before anything is timed.
+
+    Autovacuum would do it within a minute or so in production; a server that runs without it
+    (or a benchmark that starts at once) never gives the planner statistics and keeps every
+    row a sweep or a write replaced, which each later index search steps over. See
+    "Benchmarks" in `docs/decisions.md`. SQLite needs nothing.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")
+
+
 def fresh_database(backend: str, where: Path, name: str) -> str:
     """A new, migrated, empty database: a SQLite file under `where`, or a PostgreSQL database."""
     if backend == "sqlite":
@@ -518,9 +531,7 @@ def bulk_load(
                         f"({rate:,.0f}/s)"
                     )
         write.commit()  # type: ignore[attr-defined]
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.exec_driver_sql("ANALYZE")
+        settle(engine)
     finally:
         if sink is not None:
             sink.close()

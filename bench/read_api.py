@@ -224,6 +224,7 @@ def _prepare(backend: str, size: Size, *, sample: int, reuse: bool) -> dict[str,
             for member_id in member_ids:
                 uow.dialects.allocate_profile_tier_id(gen.TENANT, gen.STATUS, member_id)
             uow.commit()
+        load.settle(engine)
         figures["stored_state_answers"] = _coverage(engine, now + timedelta(hours=1))
     finally:
         engine.dispose()
