@@ -240,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{args.path}: loading {args.members:,} members")
     url = _database(args.path, args.members)
     run = PROFILES[args.path](url, args.members, rounds)
-    profiler = Profiler(use_timing_thread=True)
+    # The default clock, not pyinstrument's timing thread: on a busy machine that thread is not
+    # scheduled often enough to move its time on, and a short run would record no samples.
+    profiler = Profiler()
     with profiler:
         run()
     print(profiler.output_text(unicode=True, color=False))
