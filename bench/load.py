@@ -99,8 +99,8 @@ def settle(engine: sa.Engine) -> None:
 
     Autovacuum would do it within a minute or so in production; a server that runs without it
     (or a benchmark that starts at once) never gives the planner statistics and keeps every
-    row a sweep or a write replaced, which each later index search steps over. See
-    "Benchmarks" in `docs/decisions.md`. SQLite needs nothing.
+    row a sweep or a write replaced. See "Benchmarks" in `docs/decisions.md`. SQLite needs
+    nothing.
     """
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
