@@ -70,16 +70,43 @@ def test_a_ledger_orders_its_columns_by_time_then_id() -> None:
     assert [e.id for e in ledger.entries(1, 3)] == ["a", "b"]
     assert ledger.entry("b") == entries()[0]
     assert ledger.entry("nope") is None
-    assert ledger.activity == [True, False, True, True]
-    assert ledger.reversing == [False, True, False, False]
+    # c, a (a refund of b), b, d: every entry but the refund keeps a member active.
+    assert [ledger.last_active(i, i + 1) is not None for i in range(4)] == [True, False, True, True]
+    assert (ledger.last_active(0, 4), ledger.last_active(0, 2), ledger.last_active(1, 2)) == (
+        3,
+        0,
+        None,
+    )
+    assert [ledger.first_reversing(i, 4) for i in range(5)] == [1, 1, None, None, None]
+    assert ledger.first_reversing(0, 1) is None
     assert [e.id for e in ledger.achievements(None, at("2025-03-03"))] == ["d"]
+
+
+def test_only_a_refund_that_names_its_entry_can_reverse_a_tier() -> None:
+    ledger = Ledger(
+        [
+            purchase("2025-03-01", 10, id="p"),
+            refund("2025-03-02", 4, id="r1"),
+            refund("2025-03-03", 5, reverses="p", id="r2"),
+        ],
+        QualifyingFilter(),
+    )
+    assert [ledger.first_reversing(i, 3) for i in range(3)] == [2, 2, 2]
+    assert ledger.first_reversing(0, 2) is None
+    assert ledger.last_active(1, 3) is None
 
 
 def test_a_ledger_sums_only_what_qualifies() -> None:
     web = QualifyingFilter(business_units=frozenset({"web"}))
     ledger = Ledger(Entries.of(entries()), web)
     assert ledger.value(Metric.POINTS, None, at("2025-03-03")) == 30
-    assert ledger.activity == [False, False, True, False]
+    assert [ledger.last_active(i, i + 1) is not None for i in range(4)] == [
+        False,
+        False,
+        True,
+        False,
+    ]
+    assert (ledger.last_active(0, 4), ledger.last_active(3, 4)) == (2, None)
     assert ledger.achievements(None, at("2025-03-03")) == []
     everything = Ledger(entries(), QualifyingFilter())
     assert everything.value(Metric.POINTS, None, at("2025-03-03")) == 35

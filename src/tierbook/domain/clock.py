@@ -300,22 +300,17 @@ class _Run:
         start = self._entry_cursor
         stop = bisect_left(times, horizon, start)
         if self.rules.reversals is ReversalPolicy.REEVALUATE:
-            try:
-                refund = self.ledger.reversing.index(True, start, stop)
-            except ValueError:
-                pass
-            else:
+            refund = self.ledger.first_reversing(start, stop)
+            if refund is not None:
                 stop = bisect_left(times, times[refund], start)
         above = self.rules.above(self.tier)
         if above is not None and stop > start:
             stop = self._first_reaching(above.value_min, start, stop)
         if stop == start:
             return
-        activity = self.ledger.activity
-        for i in range(stop - 1, start - 1, -1):
-            if activity[i]:
-                self.last_activity_at = times[i]
-                break
+        active = self.ledger.last_active(start, stop)
+        if active is not None:
+            self.last_activity_at = times[active]
         self.now = times[stop - 1]
         self._entry_cursor = stop
 
@@ -453,14 +448,14 @@ class _Run:
     def _on_entries(self, at: datetime, start: int, end: int) -> None:
         """The entries `start` to `end` of the ledger, all dated `at`."""
         ledger = self.ledger
-        if True in ledger.activity[start:end]:
+        if ledger.last_active(start, end) is not None:
             self.last_activity_at = at
         if self.explain:
             self._note_entries(at, ledger.entries(start, end))
         if self._locked:
             return
         reevaluate = self.rules.reversals is ReversalPolicy.REEVALUATE
-        if reevaluate and True in ledger.reversing[start:end]:
+        if reevaluate and ledger.first_reversing(start, end) is not None:
             self._check_reversal(at, ledger.entries(start, end))
         if self.grace_until is not None and self.tier is not None:
             standing = self._standing(at)

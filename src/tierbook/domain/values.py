@@ -106,21 +106,32 @@ class Ledger:
         i = self._index.get(entry_id)
         return None if i is None else self.columns.entry(i)
 
-    @cached_property
-    def activity(self) -> list[bool]:
-        """For each entry, in ledger order, whether it keeps a member active: a qualifying
-        entry other than a refund."""
-        kinds, counted = self.columns.kind, self._counted
-        if counted is None:
-            return [k in ACTIVITY_KINDS for k in kinds]
-        return [k in ACTIVITY_KINDS and q for k, q in zip(kinds, counted, strict=True)]
+    def last_active(self, start: int, stop: int) -> int | None:
+        """The last of the entries `start` up to `stop` that keeps a member active (a
+        qualifying entry other than a refund), if any.
 
-    @cached_property
-    def reversing(self) -> list[bool]:
-        """For each entry, in ledger order, whether it is a refund that names what it reverses."""
-        refund = EntryKind.REFUND
-        c = self.columns
-        return [k is refund and r is not None for k, r in zip(c.kind, c.reverses, strict=True)]
+        Asked of a range rather than built for the whole ledger: a run resumed from a stored
+        state looks at the few entries dated after it."""
+        kinds, counted = self.columns.kind, self._counted
+        for i in range(stop - 1, start - 1, -1):
+            if kinds[i] in ACTIVITY_KINDS and (counted is None or counted[i]):
+                return i
+        return None
+
+    def first_reversing(self, start: int, stop: int) -> int | None:
+        """The first of the entries `start` up to `stop` that is a refund naming what it
+        reverses, if any."""
+        kinds, reverses = self.columns.kind, self.columns.reverses
+        i = start
+        while i < stop:
+            try:
+                i = kinds.index(EntryKind.REFUND, i, stop)
+            except ValueError:
+                return None
+            if reverses[i] is not None:
+                return i
+            i += 1
+        return None
 
     @cached_property
     def _reversed_visits(self) -> set[str]:
